@@ -1,0 +1,223 @@
+//! The embedding cache: vectors already computed, in an SQLite database,
+//! keyed by the model's identity and the text's sha256. It is only an
+//! optimisation: deleting it changes timings, never results.
+//!
+//! SQLite in WAL mode lets several runs read and write at once without
+//! corrupting it; a database that cannot be read is moved aside and rebuilt
+//! with a warning rather than failing the run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use crate::embed::{Embedded, Embedder, LongText};
+use crate::error::{Error, Result};
+
+/// The default location: `$THEMES_CACHE`, else the platform cache folder.
+pub fn default_path() -> PathBuf {
+    if let Some(dir) = std::env::var_os("THEMES_CACHE") {
+        return PathBuf::from(dir).join("embeddings.sqlite3");
+    }
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("themes").join("embeddings.sqlite3")
+}
+
+/// An open cache.
+pub struct Cache {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    text_sha256 BLOB NOT NULL,
+    tokens INTEGER NOT NULL,
+    truncated INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_sha256)
+) WITHOUT ROWID;
+";
+
+impl Cache {
+    /// Opens (creating if needed) the cache at `path`. A file that is not a
+    /// readable cache is moved aside to `*.corrupt` and a new one is made.
+    pub fn open(path: &Path) -> Result<Cache> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        match Self::try_open(path) {
+            Ok(cache) => Ok(cache),
+            Err(first) => {
+                tracing::warn!("embedding cache {} is unreadable ({first}); rebuilding it", path.display());
+                let aside = path.with_extension("sqlite3.corrupt");
+                std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
+                for suffix in ["-wal", "-shm"] {
+                    let mut side = path.as_os_str().to_owned();
+                    side.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(side));
+                }
+                Self::try_open(path).map_err(|e| Error::Cache { path: path.to_path_buf(), message: e.to_string() })
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> rusqlite::Result<Cache> {
+        let conn = Connection::open(path)?;
+        // Another run may hold the write lock for a moment.
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        // Reading one row proves the file is a database and the table is sane.
+        conn.query_row("SELECT count(*) FROM (SELECT 1 FROM embeddings LIMIT 1)", [], |_| Ok(()))?;
+        Ok(Cache { conn, path: path.to_path_buf() })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        Error::Cache { path: self.path.clone(), message: e.to_string() }
+    }
+
+    /// The cached embedding of `text` under `model`, if any.
+    pub fn get(&self, model: &str, text: &str) -> Result<Option<Embedded>> {
+        let hash = text_hash(text);
+        let row = self
+            .conn
+            .query_row(
+                "SELECT tokens, truncated, vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2",
+                params![model, hash.as_slice()],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, Vec<u8>>(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row.and_then(|(tokens, truncated, blob)| {
+            if blob.len() % 4 != 0 {
+                return None;
+            }
+            let vector = blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            Some(Embedded { vector, tokens: tokens as usize, truncated: truncated != 0, windows: Vec::new() })
+        }))
+    }
+
+    /// Stores embeddings in one transaction.
+    pub fn put_many(&mut self, model: &str, items: &[(&str, &Embedded)]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO embeddings (model, text_sha256, tokens, truncated, vector) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })?;
+            for (text, e) in items {
+                let blob: Vec<u8> = e.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                stmt.execute(params![model, text_hash(text).as_slice(), e.tokens as i64, e.truncated as i64, blob])
+                    .map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })?;
+            }
+        }
+        tx.commit().map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })
+    }
+}
+
+fn text_hash(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// An embedder with an optional cache in front; counts what it computed.
+pub struct CachedEmbedder<'a> {
+    embedder: &'a Embedder,
+    cache: Option<Cache>,
+    long: LongText,
+    /// Texts the model had to embed (cache misses).
+    pub computed: usize,
+    /// Texts found in the cache.
+    pub reused: usize,
+}
+
+impl<'a> CachedEmbedder<'a> {
+    /// Wraps `embedder`; `cache` `None` means every text is embedded.
+    pub fn new(embedder: &'a Embedder, cache: Option<Cache>, long: LongText) -> Self {
+        CachedEmbedder { embedder, cache, long, computed: 0, reused: 0 }
+    }
+
+    /// The wrapped embedder.
+    pub fn embedder(&self) -> &Embedder {
+        self.embedder
+    }
+
+    fn key(&self) -> String {
+        let long = match self.long {
+            LongText::Truncate => "truncate",
+            LongText::Windows => "windows",
+        };
+        format!("{}|{long}", self.embedder.identity().key())
+    }
+
+    /// Embeds `texts` (normalized), reusing cached vectors. Window vectors
+    /// of long texts are not cached; only the text vector is.
+    pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Embedded>> {
+        let key = self.key();
+        let mut out: Vec<Option<Embedded>> = vec![None; texts.len()];
+        let mut missing: Vec<usize> = Vec::new();
+        // The same text twice in one call is embedded once.
+        let mut first_of: HashMap<&str, usize> = HashMap::new();
+        for (i, text) in texts.iter().enumerate() {
+            if let Some(cache) = &self.cache {
+                if let Some(hit) = cache.get(&key, text)? {
+                    out[i] = Some(hit);
+                    self.reused += 1;
+                    continue;
+                }
+            }
+            if !first_of.contains_key(text) {
+                first_of.insert(text, i);
+                missing.push(i);
+            }
+        }
+        if !missing.is_empty() {
+            let batch: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
+            let computed = self.embedder.embed(&batch, self.long)?;
+            self.computed += computed.len();
+            if let Some(cache) = &mut self.cache {
+                let items: Vec<(&str, &Embedded)> = batch.iter().copied().zip(computed.iter()).collect();
+                cache.put_many(&key, &items)?;
+            }
+            for (i, e) in missing.into_iter().zip(computed) {
+                out[i] = Some(e);
+            }
+        }
+        for i in 0..texts.len() {
+            if out[i].is_none() {
+                out[i] = out[first_of[texts[i]]].clone();
+            }
+        }
+        // Every slot is filled above: hits from the cache, misses from the
+        // model, repeats from their first occurrence.
+        out.into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::Usage("internal error: an embedding went missing".to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corrupt_file_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let mut cache = Cache::open(&path).unwrap();
+        let e = Embedded { vector: vec![0.5, -1.0], tokens: 7, truncated: true, windows: Vec::new() };
+        cache.put_many("m", &[("hello", &e)]).unwrap();
+        let back = cache.get("m", "hello").unwrap().unwrap();
+        assert_eq!(back.vector, e.vector);
+        assert_eq!((back.tokens, back.truncated), (7, true));
+        assert!(cache.get("other model", "hello").unwrap().is_none());
+        drop(cache);
+        std::fs::write(&path, b"this is not a database, it is garbage garbage garbage").unwrap();
+        let cache = Cache::open(&path).unwrap();
+        assert!(cache.get("m", "hello").unwrap().is_none());
+    }
+}

@@ -1,0 +1,402 @@
+//! Embed: turns texts into the vectors sentence-transformers would give,
+//! with candle's BERT. Texts are tokenized once, sorted by length and cut
+//! into batches bounded by a token budget, so little work goes to padding.
+//!
+//! Texts longer than the model's window are either truncated exactly as
+//! sentence-transformers does ([`LongText::Truncate`]) or embedded as
+//! overlapping windows whose vectors are averaged ([`LongText::Windows`]),
+//! so no text is lost.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
+use crate::model::bert::{Bert, Config as BertConfig};
+use tokenizers::Tokenizer;
+
+use crate::error::{Error, Location, Result};
+use crate::model::st::{Pooling, SentenceConfig};
+
+/// What to do with a text longer than the model's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LongText {
+    /// Keep the first `max_seq_length` word pieces, as sentence-transformers does.
+    #[default]
+    Truncate,
+    /// Embed overlapping windows and average them: nothing is lost.
+    Windows,
+}
+
+/// Where and at which precision the model runs.
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    /// The device (see [`parse_device`]).
+    pub device: Device,
+    /// Weight and activation type: f32 everywhere, f16/bf16 on CUDA.
+    pub dtype: DType,
+    /// Upper bound on padded tokens per forward pass.
+    pub token_budget: usize,
+}
+
+/// Parses `auto`, `cpu`, `cuda` or `cuda:N`. `auto` picks CUDA when the
+/// binary was built with it and a GPU answers, else the CPU.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let cuda_index = match spec {
+        "cpu" => return Ok(Device::Cpu),
+        "auto" => {
+            if candle_core::utils::cuda_is_available() {
+                return Device::new_cuda(0).or(Ok(Device::Cpu));
+            }
+            return Ok(Device::Cpu);
+        }
+        "cuda" => 0,
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n,
+            None => return Err(Error::Usage(format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N"))),
+        },
+    };
+    if !candle_core::utils::cuda_is_available() {
+        return Err(Error::Usage(
+            "CUDA was asked for, but this binary was built without CUDA support; rebuild with `cargo build --release --features cuda`, or use --device cpu".to_owned(),
+        ));
+    }
+    Device::new_cuda(cuda_index).map_err(|e| Error::Usage(format!("cannot open CUDA device {cuda_index}: {e}")))
+}
+
+/// Parses `f32`, `f16` or `bf16`.
+pub fn parse_dtype(spec: &str) -> Result<DType> {
+    match spec {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "bf16" => Ok(DType::BF16),
+        other => Err(Error::Usage(format!("unknown dtype {other:?}: use f32, f16 or bf16"))),
+    }
+}
+
+/// One text's embedding.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// The text vector (unit length when the model normalizes).
+    pub vector: Vec<f32>,
+    /// Word pieces the text has, special tokens included (before truncation).
+    pub tokens: usize,
+    /// Whether word pieces past the window were dropped ([`LongText::Truncate`]).
+    pub truncated: bool,
+    /// Each window's vector when the text needed more than one window.
+    pub windows: Vec<Vec<f32>>,
+}
+
+/// Who the model is, for cache keys and reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelIdentity {
+    /// The name it was resolved from.
+    pub name: String,
+    /// The revision (Hub commit) or `local`.
+    pub revision: String,
+    /// Pooling mode.
+    pub pooling: Pooling,
+    /// Window length in word pieces.
+    pub max_seq_length: usize,
+    /// Whether vectors are normalized.
+    pub normalize: bool,
+    /// Precision the model runs at.
+    pub dtype: String,
+}
+
+impl ModelIdentity {
+    /// One string that changes whenever a vector could change.
+    pub fn key(&self) -> String {
+        format!(
+            "{}@{}|{:?}|{}|{}|{}",
+            self.name, self.revision, self.pooling, self.max_seq_length, self.normalize, self.dtype
+        )
+    }
+}
+
+/// A loaded sentence-transformer.
+pub struct Embedder {
+    model: Bert,
+    tokenizer: Tokenizer,
+    st: SentenceConfig,
+    device: Device,
+    token_budget: usize,
+    hidden_size: usize,
+    cls_id: u32,
+    sep_id: u32,
+    pad_id: u32,
+    identity: ModelIdentity,
+}
+
+/// Word pieces shared by neighbouring windows, so a sentence cut at a window
+/// edge is seen whole by one of them.
+const WINDOW_OVERLAP: usize = 32;
+
+fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+impl Embedder {
+    /// Loads the model in `dir`; `name` and `revision` identify it in
+    /// cache keys, reports and errors.
+    pub fn load(dir: &Path, name: &str, revision: &str, options: &EmbedOptions) -> Result<Self> {
+        let config_path = dir.join("config.json");
+        let config_text = read_file(&config_path)?;
+        let raw: serde_json::Value = serde_json::from_str(&config_text)
+            .map_err(|e| Error::invalid(Location::line(&config_path, e.line()), e.to_string()))?;
+        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert");
+        if model_type != "bert" {
+            return Err(Error::model(
+                name,
+                format!("architecture {model_type:?} is not supported; themes runs BERT-family models (model_type \"bert\")"),
+            ));
+        }
+        let config: BertConfig = serde_json::from_value(raw)
+            .map_err(|e| Error::invalid(Location::file(&config_path), format!("not a BERT config: {e}")))?;
+        let st = SentenceConfig::read(dir, config.max_position_embeddings)?;
+
+        let tokenizer_path = dir.join("tokenizer.json");
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| Error::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
+        // We truncate and pad ourselves: the file's own settings (often 128
+        // tokens) are not sentence-transformers' max_seq_length.
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
+        tokenizer.with_padding(None);
+        let special = |name: &str| {
+            tokenizer.token_to_id(name).ok_or_else(|| {
+                Error::Tokenizer(format!("{}: no {name} token; is this a BERT tokenizer?", tokenizer_path.display()))
+            })
+        };
+        let cls_id = special("[CLS]").or_else(|_| special("<s>"))?;
+        let sep_id = special("[SEP]").or_else(|_| special("</s>"))?;
+        let pad_id = config.pad_token_id as u32;
+
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(Error::model(
+                name,
+                format!("{} is missing; only safetensors weights are read", weights.display()),
+            ));
+        }
+        // Safety: the file is memory-mapped read-only; it was verified
+        // against its checksum and nothing in this process writes to it.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], options.dtype, &options.device)? };
+        let model = Bert::load(vb, &config)
+            .map_err(|e| Error::model(name, format!("loading {}: {e}", weights.display())))?;
+        let max_seq_length = st.max_seq_length;
+        let identity = ModelIdentity {
+            name: name.to_owned(),
+            revision: revision.to_owned(),
+            pooling: st.pooling,
+            max_seq_length: st.max_seq_length,
+            normalize: st.normalize,
+            dtype: format!("{:?}", options.dtype).to_lowercase(),
+        };
+        Ok(Embedder {
+            model,
+            tokenizer,
+            st,
+            device: options.device.clone(),
+            token_budget: options.token_budget.max(max_seq_length),
+            hidden_size: config.hidden_size,
+            cls_id,
+            sep_id,
+            pad_id,
+            identity,
+        })
+    }
+
+    /// The model's identity.
+    pub fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+
+    /// Vector length.
+    pub fn dim(&self) -> usize {
+        self.hidden_size
+    }
+
+    /// The window length in word pieces.
+    pub fn max_seq_length(&self) -> usize {
+        self.st.max_seq_length
+    }
+
+    /// Word pieces of a text, special tokens included, without truncation.
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self.tokenizer.encode(text, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Embeds `texts` (already normalized by the caller, see
+    /// [`crate::input::normalize`]); results come back in input order.
+    pub fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        // Each text becomes one or more sequences (windows); `owner` maps a
+        // sequence back to its text.
+        let mut sequences: Vec<Vec<u32>> = Vec::new();
+        let mut owner: Vec<usize> = Vec::new();
+        let mut results: Vec<Embedded> = Vec::with_capacity(texts.len());
+        for (index, encoding) in encodings.iter().enumerate() {
+            let ids = encoding.get_ids();
+            let (pieces, truncated) = self.split(ids, long);
+            results.push(Embedded { vector: Vec::new(), tokens: ids.len(), truncated, windows: Vec::new() });
+            for piece in pieces {
+                sequences.push(piece);
+                owner.push(index);
+            }
+        }
+        let vectors = self.embed_sequences(&sequences)?;
+        let mut per_text: Vec<Vec<Vec<f32>>> = vec![Vec::new(); texts.len()];
+        for (vector, &index) in vectors.into_iter().zip(&owner) {
+            per_text[index].push(vector);
+        }
+        for (result, windows) in results.iter_mut().zip(per_text) {
+            if windows.len() == 1 {
+                result.vector = windows.into_iter().next().unwrap_or_default();
+            } else {
+                result.vector = mean_normalized(&windows);
+                result.windows = windows;
+            }
+        }
+        Ok(results)
+    }
+
+    /// Cuts one text's word pieces into the sequences the model sees.
+    fn split(&self, ids: &[u32], long: LongText) -> (Vec<Vec<u32>>, bool) {
+        let max = self.st.max_seq_length;
+        if ids.len() <= max {
+            return (vec![ids.to_vec()], false);
+        }
+        // `ids` is [CLS] content... [SEP]; windows re-wrap slices of the content.
+        let content = &ids[1..ids.len() - 1];
+        let width = max - 2;
+        let wrap = |slice: &[u32]| {
+            let mut seq = Vec::with_capacity(slice.len() + 2);
+            seq.push(self.cls_id);
+            seq.extend_from_slice(slice);
+            seq.push(self.sep_id);
+            seq
+        };
+        match long {
+            LongText::Truncate => (vec![wrap(&content[..width])], true),
+            LongText::Windows => {
+                let step = width - WINDOW_OVERLAP.min(width / 2);
+                let mut windows = Vec::new();
+                let mut start = 0;
+                loop {
+                    let end = (start + width).min(content.len());
+                    windows.push(wrap(&content[start..end]));
+                    if end == content.len() {
+                        break;
+                    }
+                    start += step;
+                }
+                (windows, false)
+            }
+        }
+    }
+
+    /// Runs the model over sequences of word pieces in length-sorted batches
+    /// and returns one pooled vector per sequence, in input order.
+    fn embed_sequences(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); sequences.len()];
+        let mut start = 0;
+        while start < order.len() {
+            // Sorted longest first, so the first sequence sets the padded width.
+            let width = sequences[order[start]].len();
+            let count = (self.token_budget / width.max(1)).max(1).min(order.len() - start);
+            let batch = &order[start..start + count];
+            let vectors = self.forward_batch(batch.iter().map(|&i| sequences[i].as_slice()), width, count)?;
+            for (vector, &i) in vectors.into_iter().zip(batch) {
+                out[i] = vector;
+            }
+            start += count;
+        }
+        Ok(out)
+    }
+
+    fn forward_batch<'a>(
+        &self,
+        batch: impl Iterator<Item = &'a [u32]>,
+        width: usize,
+        count: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut ids = Vec::with_capacity(count * width);
+        let mut lengths = Vec::with_capacity(count);
+        let mut mask = Vec::with_capacity(count * width);
+        for seq in batch {
+            lengths.push(seq.len());
+            ids.extend_from_slice(seq);
+            ids.extend(std::iter::repeat_n(self.pad_id, width - seq.len()));
+            mask.extend(std::iter::repeat_n(1u32, seq.len()));
+            mask.extend(std::iter::repeat_n(0u32, width - seq.len()));
+        }
+        let input_ids = Tensor::from_vec(ids, (count, width), &self.device)?;
+        let attention = Tensor::from_vec(mask, (count, width), &self.device)?;
+        let hidden = self.model.forward(&input_ids, &attention, &lengths)?;
+        let hidden = hidden.to_dtype(DType::F32)?;
+        let mask = attention.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let pooled = match self.st.pooling {
+            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+            Pooling::Mean => {
+                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?;
+                summed.broadcast_div(&counts)?
+            }
+            Pooling::Max => {
+                // Padding must never win the maximum.
+                let penalty = ((mask.ones_like()? - &mask)? * -1e9)?;
+                hidden.broadcast_add(&penalty)?.max(1)?
+            }
+        };
+        let pooled = if self.st.normalize {
+            let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+            pooled.broadcast_div(&norm)?
+        } else {
+            pooled
+        };
+        Ok(pooled.to_vec2::<f32>()?)
+    }
+}
+
+/// The normalized mean of several vectors: a paragraph's vector from its
+/// windows' vectors.
+pub fn mean_normalized(vectors: &[Vec<f32>]) -> Vec<f32> {
+    let dim = vectors.first().map_or(0, Vec::len);
+    let mut mean = vec![0f32; dim];
+    for v in vectors {
+        for (m, x) in mean.iter_mut().zip(v) {
+            *m += x;
+        }
+    }
+    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    mean.iter_mut().for_each(|m| *m /= norm);
+    mean
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb).max(1e-12)
+}
+
+/// Asks the C allocator to keep freed memory instead of returning it to the
+/// kernel. Every layer allocates and frees tensors of a few megabytes;
+/// glibc serves those with fresh mappings by default, and zeroing the new
+/// pages took a seventh of the forward pass. Call once, early.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // Safety: mallopt only changes allocator tuning parameters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}

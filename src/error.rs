@@ -1,0 +1,123 @@
+//! The library's error type: every failure says what went wrong, where (file
+//! and line when there is one) and, where it helps, what to do about it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A place in an input file: the path and, for line-oriented formats, the
+/// 1-based line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file, or `-` for standard input.
+    pub path: PathBuf,
+    /// 1-based line number, when the problem is on one line.
+    pub line: Option<usize>,
+}
+
+impl Location {
+    /// A whole file.
+    pub fn file(path: impl AsRef<Path>) -> Self {
+        Location { path: path.as_ref().to_path_buf(), line: None }
+    }
+
+    /// One line of a file.
+    pub fn line(path: impl AsRef<Path>, line: usize) -> Self {
+        Location { path: path.as_ref().to_path_buf(), line: Some(line) }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}", self.path.display(), line),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// Everything that can go wrong in `themes`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file's content is not what it should be (articles, gold, label sets,
+    /// model registry, predictions).
+    #[error("{location}: {message}")]
+    Invalid {
+        /// Where the problem is.
+        location: Location,
+        /// What is wrong and, where possible, how to fix it.
+        message: String,
+    },
+
+    /// A model could not be found, fetched, verified or loaded.
+    #[error("model {model}: {message}")]
+    Model {
+        /// The model's name, Hub id or folder as the user gave it.
+        model: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
+    /// A downloaded or stored model file does not match its recorded sha256.
+    #[error("{path}: sha256 mismatch (expected {expected}, found {actual}); the file was not used. Delete it and run `themes model fetch` again")]
+    Checksum {
+        /// The offending file.
+        path: PathBuf,
+        /// The sha256 recorded in the registry.
+        expected: String,
+        /// The sha256 of the file as found.
+        actual: String,
+    },
+
+    /// The tensor library failed.
+    #[error("tensor computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    /// The tokenizer failed to load or to encode a text.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+
+    /// The embedding cache failed in a way that could not be recovered.
+    #[error("embedding cache {path}: {message}")]
+    Cache {
+        /// The cache database.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// A request that cannot be satisfied as asked (bad option combination,
+    /// feature not compiled in, ...).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// Invalid content at `location`.
+    pub fn invalid(location: Location, message: impl Into<String>) -> Self {
+        Error::Invalid { location, message: message.into() }
+    }
+
+    /// A model problem.
+    pub fn model(model: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Model { model: model.into(), message: message.into() }
+    }
+}

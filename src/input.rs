@@ -1,0 +1,318 @@
+//! Read and split: turns the user's inputs (files, folders, standard input)
+//! into articles made of numbered paragraphs, following the labelling
+//! guide's unit: every non-empty line is a paragraph, numbered from 1.
+//!
+//! Nothing here drops text: a file that cannot be read as articles is an
+//! error naming the file (and line), never a silently shorter article.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Error, Location, Result};
+
+/// One article: an id and its paragraphs in order. Paragraph `n` (1-based)
+/// is `paragraphs[n - 1]`, kept exactly as given (without the line ending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    /// The file stem for text files, the `id` field for JSONL.
+    pub id: String,
+    /// Where the article came from (file, and line for JSONL).
+    pub source: Location,
+    /// Paragraph texts as given.
+    pub paragraphs: Vec<String>,
+}
+
+/// One paragraph with its place in the article.
+#[derive(Debug, Clone, Copy)]
+pub struct ParagraphRef<'a> {
+    /// The article id.
+    pub article: &'a str,
+    /// 1-based number within the article.
+    pub number: usize,
+    /// The text as given.
+    pub text: &'a str,
+}
+
+impl Article {
+    /// The paragraphs with their numbers.
+    pub fn numbered(&self) -> impl Iterator<Item = ParagraphRef<'_>> {
+        self.paragraphs.iter().enumerate().map(|(i, text)| ParagraphRef {
+            article: &self.id,
+            number: i + 1,
+            text,
+        })
+    }
+}
+
+/// The form in which a text is given to the model: Unicode NFC, so that the
+/// same paragraph typed with combining accents or precomposed letters gets
+/// the same vector. Output always carries the text as given.
+pub fn normalize(text: &str) -> String {
+    text.nfc().collect()
+}
+
+/// Splits a text into paragraphs: every line holding more than white space
+/// is one paragraph; `\n` and `\r\n` both end a line.
+pub fn split_paragraphs(text: &str) -> Vec<String> {
+    text.split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a file is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One article per file, one paragraph per non-empty line.
+    Text,
+    /// One article per line: `{"id": ..., "text": ...}`.
+    Jsonl,
+}
+
+/// An input to read: a file with its format, or standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The file, or `-` for standard input.
+    pub path: PathBuf,
+    /// How to read it.
+    pub format: Format,
+}
+
+impl Source {
+    /// Whether this source is standard input.
+    pub fn is_stdin(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+}
+
+/// The format a file's extension says, if it is one `themes` reads.
+pub fn format_of(path: &Path) -> Option<Format> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "txt" | "md" => Some(Format::Text),
+        "jsonl" => Some(Format::Jsonl),
+        _ => None,
+    }
+}
+
+/// Expands the inputs into the files to read: files as given, folders
+/// recursively in sorted order (only `.txt`, `.md` and `.jsonl` files),
+/// `-` for standard input. A folder reached twice through symbolic links is
+/// read once.
+pub fn discover(inputs: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    let mut seen_dirs = HashSet::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            sources.push(Source { path: input.clone(), format: Format::Text });
+            continue;
+        }
+        let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
+        if meta.is_dir() {
+            walk(input, &mut seen_dirs, &mut sources)?;
+        } else {
+            let format = format_of(input).unwrap_or(Format::Text);
+            sources.push(Source { path: input.clone(), format });
+        }
+    }
+    Ok(sources)
+}
+
+fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Source>) -> Result<()> {
+    let canonical = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    if !seen.insert(canonical) {
+        tracing::warn!("{}: folder already read (symbolic link loop?); skipped", dir.display());
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|entry| entry.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<Vec<_>>>()?;
+    entries.sort();
+    for path in entries {
+        // Broken links and unreadable entries are reported by the read that follows.
+        let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir {
+            walk(&path, seen, out)?;
+        } else if let Some(format) = format_of(&path) {
+            out.push(Source { path, format });
+        } else {
+            tracing::debug!("{}: not .txt, .md or .jsonl; skipped", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Reads one source into its articles.
+pub fn read_source(source: &Source) -> Result<Vec<Article>> {
+    let bytes = if source.is_stdin() {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io("-", e))?;
+        buf
+    } else {
+        std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?
+    };
+    let text = decode(&source.path, &bytes)?;
+    let format = if source.is_stdin() && text.trim_start().starts_with('{') {
+        Format::Jsonl
+    } else {
+        source.format
+    };
+    match format {
+        Format::Text => {
+            let paragraphs = split_paragraphs(text);
+            if paragraphs.is_empty() {
+                return Err(Error::invalid(
+                    Location::file(&source.path),
+                    "no paragraphs: the file is empty or holds only white space",
+                ));
+            }
+            Ok(vec![Article { id: article_id(&source.path), source: Location::file(&source.path), paragraphs }])
+        }
+        Format::Jsonl => parse_jsonl(&source.path, text),
+    }
+}
+
+/// Checks that the bytes are text: UTF-8 (a leading BOM is dropped) with no
+/// NUL byte. Errors name the first bad line.
+pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count();
+        return Err(Error::invalid(
+            Location::line(path, line),
+            "binary data (a NUL byte): themes reads UTF-8 text, JSONL or Markdown",
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = e.valid_up_to();
+        let line = 1 + bytes[..good].iter().filter(|&&b| b == b'\n').count();
+        Error::invalid(
+            Location::line(path, line),
+            format!("invalid UTF-8 at byte {good}; convert the file to UTF-8 (e.g. with iconv)"),
+        )
+    })
+}
+
+fn article_id(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        return "stdin".to_owned();
+    }
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "article".to_owned())
+}
+
+#[derive(Deserialize)]
+struct JsonlArticle {
+    id: serde_json::Value,
+    text: String,
+}
+
+fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Article>> {
+    let mut articles = Vec::new();
+    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+    for (index, line) in text.split('\n').enumerate() {
+        let number = index + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let location = Location::line(path, number);
+        let raw: JsonlArticle = serde_json::from_str(line).map_err(|e| {
+            Error::invalid(
+                location.clone(),
+                format!("not an article: {e}; each line must be {{\"id\": ..., \"text\": ...}}"),
+            )
+        })?;
+        let id = match raw.id {
+            serde_json::Value::String(s) if !s.trim().is_empty() => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            other => {
+                return Err(Error::invalid(location, format!("`id` must be a non-empty string or a number, found {other}")))
+            }
+        };
+        if let Some(first) = ids.insert(id.clone(), number) {
+            return Err(Error::invalid(location, format!("article id {id:?} already used on line {first}")));
+        }
+        let paragraphs = split_paragraphs(&raw.text);
+        if paragraphs.is_empty() {
+            return Err(Error::invalid(location, format!("article {id:?} has no paragraphs: `text` is empty")));
+        }
+        articles.push(Article { id, source: location, paragraphs });
+    }
+    if articles.is_empty() {
+        return Err(Error::invalid(Location::file(path), "no articles: the file is empty"));
+    }
+    Ok(articles)
+}
+
+/// Reads every source and checks that article ids are unique across them
+/// (outputs are keyed by article id).
+pub fn read_all(inputs: &[PathBuf]) -> Result<Vec<Article>> {
+    let sources = discover(inputs)?;
+    if sources.is_empty() {
+        return Err(Error::Usage(
+            "no input files found: give .txt, .md or .jsonl files, folders holding them, or - for standard input"
+                .to_owned(),
+        ));
+    }
+    let mut articles = Vec::new();
+    for source in &sources {
+        articles.extend(read_source(source)?);
+    }
+    check_unique_ids(&articles)?;
+    Ok(articles)
+}
+
+/// Errors if two articles share an id.
+pub fn check_unique_ids(articles: &[Article]) -> Result<()> {
+    let mut first: BTreeMap<&str, &Location> = BTreeMap::new();
+    for article in articles {
+        if let Some(prev) = first.insert(&article.id, &article.source) {
+            return Err(Error::invalid(
+                article.source.clone(),
+                format!("article id {:?} is also the id of {prev}; rename one of them", article.id),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_non_empty_lines_and_keeps_text() {
+        let text = "\u{feff}Title\r\n\r\n  \nFirst para.\n\n Second, indented.\nlast";
+        let bytes = text.as_bytes();
+        let decoded = decode(Path::new("x.txt"), bytes).unwrap();
+        assert_eq!(split_paragraphs(decoded), vec!["Title", "First para.", " Second, indented.", "last"]);
+    }
+
+    #[test]
+    fn binary_and_bad_utf8_name_the_line() {
+        let err = decode(Path::new("b.bin"), b"ok\nstill ok\n\x00x").unwrap_err().to_string();
+        assert!(err.starts_with("b.bin:3: binary"), "{err}");
+        let err = decode(Path::new("u.txt"), b"ok\n\xff").unwrap_err().to_string();
+        assert!(err.starts_with("u.txt:2: invalid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn jsonl_errors_name_the_line() {
+        let err = parse_jsonl(Path::new("a.jsonl"), "{\"id\": 1, \"text\": \"a\"}\n{\"id\": 2}\n").unwrap_err();
+        assert!(err.to_string().starts_with("a.jsonl:2: not an article"), "{err}");
+        let err = parse_jsonl(Path::new("a.jsonl"), "{\"id\": 1, \"text\": \"a\"}\n{\"id\": 1, \"text\": \"b\"}").unwrap_err();
+        assert!(err.to_string().contains("already used on line 1"), "{err}");
+        let ok = parse_jsonl(Path::new("a.jsonl"), "{\"id\": \"x\", \"text\": \"a\\n\\nb\"}\n").unwrap();
+        assert_eq!(ok[0].paragraphs, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn nfc_normalizes_combining_marks() {
+        assert_eq!(normalize("Vie\u{0323}\u{0302}t"), "Vi\u{1ec7}t");
+    }
+}

@@ -1,0 +1,29 @@
+//! `themes` labels news articles paragraph by paragraph with themes, using a
+//! local sentence-transformer, and measures how well it does.
+//!
+//! The data's path, one module per stage:
+//!
+//! 1. [`input`] reads files, folders or standard input and splits each
+//!    article into numbered paragraphs.
+//! 2. [`model`] finds the sentence-transformer (registry, fetch, checksum)
+//!    and loads it; [`embed`] turns paragraphs into vectors, in length-sorted
+//!    batches, with [`cache`] remembering vectors already computed.
+//! 3. [`labels`] reads a label set; [`classify`] scores every paragraph
+//!    against every label.
+//! 4. [`output`] writes rows (JSONL, CSV) and article summaries, atomically.
+//! 5. [`eval`] scores predictions against hand-labelled gold data.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod input;
+pub mod model;
+pub mod embed;
+pub mod cache;
+pub mod labels;
+pub mod classify;
+pub mod output;
+pub mod eval;
+pub mod learn;
+// pub mod pipeline; (enabled once labels lands)
+
+pub use error::{Error, Location, Result};
