@@ -1,1 +1,445 @@
-//! labels (to be written)
+//! Label sets: the themes a run looks for, read from a TOML file that people
+//! edit (`data/labels/*.toml`, format in `data/labels/README.md`). Adding a
+//! theme is adding a `[[label]]` table; nothing else changes.
+//!
+//! Validation is strict, since a typo in a label file silently changes every
+//! score: unknown keys, duplicate ids, empty descriptions and thresholds out
+//! of (0, 1) are errors naming the file, line and key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::classify::Combiner;
+use crate::error::{Error, Location, Result};
+
+/// The built-in default label set.
+pub const BUILTIN_PATH: &str = "data/labels/vietnam-us.toml";
+const BUILTIN: &str = include_str!("../data/labels/vietnam-us.toml");
+
+/// A validated label set.
+#[derive(Debug, Clone)]
+pub struct LabelSet {
+    /// The set's name.
+    pub name: String,
+    /// What the set is about.
+    pub description: String,
+    /// The labels, in file order (the order of CSV columns and reports).
+    pub labels: Vec<Label>,
+    /// The learned scoring model, if the file has a `[classifier]` table.
+    pub classifier: Option<Combiner>,
+    /// The file it came from.
+    pub source: PathBuf,
+}
+
+/// One theme.
+#[derive(Debug, Clone, Serialize)]
+pub struct Label {
+    /// Identifier used in gold data and outputs (`[a-z0-9_]+`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Groups it belongs to (the four core themes are in `core`).
+    pub groups: Vec<String>,
+    /// What the theme is, in a sentence or two.
+    pub description: String,
+    /// More phrasings of the description.
+    pub descriptions: Vec<String>,
+    /// Short texts typical of the theme.
+    pub examples: Vec<String>,
+    /// Texts that look close but are not this theme.
+    pub negatives: Vec<String>,
+    /// Terms whose presence is strong evidence (see [`Label::alias_terms`]).
+    pub aliases: Vec<String>,
+    /// Score at or above which the label is assigned.
+    pub threshold: f32,
+    /// The label's own offset in the learned scoring model.
+    pub bias: f32,
+    #[serde(skip)]
+    matchers: Vec<AliasMatcher>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSet {
+    name: String,
+    #[serde(default)]
+    description: String,
+    threshold: Option<Spanned<f64>>,
+    classifier: Option<Spanned<Combiner>>,
+    #[serde(default)]
+    label: Vec<Spanned<RawLabel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLabel {
+    id: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    description: Option<Spanned<String>>,
+    #[serde(default)]
+    descriptions: Vec<Spanned<String>>,
+    #[serde(default)]
+    examples: Vec<Spanned<String>>,
+    #[serde(default)]
+    negatives: Vec<Spanned<String>>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
+    threshold: Option<Spanned<f64>>,
+    bias: Option<Spanned<f64>>,
+}
+
+/// Threshold used when neither the label nor the file sets one.
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+fn line_of(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count()
+}
+
+impl LabelSet {
+    /// The built-in `vietnam-us` set (the 13 themes of the labelling guide).
+    pub fn builtin() -> Result<LabelSet> {
+        LabelSet::parse(BUILTIN, Path::new(BUILTIN_PATH))
+    }
+
+    /// Reads and validates a label file.
+    pub fn load(path: &Path) -> Result<LabelSet> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::input::decode(path, &bytes)?;
+        LabelSet::parse(text, path)
+    }
+
+    /// Parses and validates label-file text; `path` is used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<LabelSet> {
+        let at = |offset: usize| Location::line(path, line_of(text, offset));
+        let raw: RawSet = toml::from_str(text).map_err(|e| {
+            let location = e.span().map(|s| at(s.start)).unwrap_or_else(|| Location::file(path));
+            let message = e.message().trim().to_owned();
+            let hint = if message.contains("unknown field") {
+                "; a label takes id, name, groups, description, descriptions, examples, negatives, aliases, threshold, bias"
+            } else {
+                ""
+            };
+            Error::invalid(location, format!("{message}{hint}"))
+        })?;
+        let default_threshold = match &raw.threshold {
+            Some(t) => check_threshold(t, &at)?,
+            None => DEFAULT_THRESHOLD as f32,
+        };
+        if raw.label.is_empty() {
+            return Err(Error::invalid(Location::file(path), "no labels: add at least one [[label]] table"));
+        }
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut labels = Vec::with_capacity(raw.label.len());
+        for spanned in raw.label {
+            let table_line = line_of(text, spanned.span().start);
+            let l = spanned.into_inner();
+            let id = l.id.get_ref().clone();
+            let id_at = at(l.id.span().start);
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                return Err(Error::invalid(id_at, format!("label id {id:?}: use lowercase letters, digits and _ only")));
+            }
+            if let Some(first) = seen.insert(id.clone(), id_at.line.unwrap_or(table_line)) {
+                return Err(Error::invalid(id_at, format!("duplicate label id {id:?} (first on line {first})")));
+            }
+            let description = match l.description {
+                Some(d) if !d.get_ref().trim().is_empty() => d.into_inner(),
+                Some(d) => return Err(Error::invalid(at(d.span().start), format!("label {id:?}: key `description` is empty"))),
+                None => {
+                    return Err(Error::invalid(
+                        Location::line(path, table_line),
+                        format!("label {id:?}: key `description` is missing; say in a sentence what the theme is"),
+                    ))
+                }
+            };
+            let texts = |key: &str, items: Vec<Spanned<String>>| -> Result<Vec<String>> {
+                items
+                    .into_iter()
+                    .map(|s| {
+                        if s.get_ref().trim().is_empty() || s.get_ref().trim() == "*" {
+                            Err(Error::invalid(at(s.span().start), format!("label {id:?}: empty entry in `{key}`")))
+                        } else {
+                            Ok(s.into_inner())
+                        }
+                    })
+                    .collect()
+            };
+            let threshold = match &l.threshold {
+                Some(t) => check_threshold(t, &at)?,
+                None => default_threshold,
+            };
+            let bias = match &l.bias {
+                Some(b) if b.get_ref().is_finite() => *b.get_ref() as f32,
+                Some(b) => return Err(Error::invalid(at(b.span().start), format!("label {id:?}: key `bias` must be a finite number"))),
+                None => 0.0,
+            };
+            let aliases = texts("aliases", l.aliases)?;
+            let matchers = aliases.iter().map(|a| AliasMatcher::new(a)).collect();
+            let descriptions = texts("descriptions", l.descriptions)?;
+            let examples = texts("examples", l.examples)?;
+            let negatives = texts("negatives", l.negatives)?;
+            labels.push(Label {
+                name: l.name.unwrap_or_else(|| id.clone()),
+                id,
+                groups: l.groups,
+                description,
+                descriptions,
+                examples,
+                negatives,
+                aliases,
+                threshold,
+                bias,
+                matchers,
+            });
+        }
+        let classifier = match raw.classifier {
+            Some(c) => {
+                let span = c.span();
+                let c = c.into_inner();
+                if !c.is_compatible() {
+                    return Err(Error::invalid(
+                        at(span.start),
+                        "the [classifier] table does not match this version's features; retrain it with `themes train`",
+                    ));
+                }
+                Some(c)
+            }
+            None => None,
+        };
+        Ok(LabelSet { name: raw.name, description: raw.description, labels, classifier, source: path.to_path_buf() })
+    }
+
+    /// The label ids, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.labels.iter().map(|l| l.id.clone()).collect()
+    }
+
+    /// A label by id.
+    pub fn get(&self, id: &str) -> Option<&Label> {
+        self.labels.iter().find(|l| l.id == id)
+    }
+
+    /// A label's index by id.
+    pub fn index(&self, id: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l.id == id)
+    }
+
+    /// The labels in a group.
+    pub fn group(&self, name: &str) -> Vec<&Label> {
+        self.labels.iter().filter(|l| l.groups.iter().any(|g| g == name)).collect()
+    }
+
+    /// Every group named by some label.
+    pub fn groups(&self) -> BTreeSet<String> {
+        self.labels.iter().flat_map(|l| l.groups.iter().cloned()).collect()
+    }
+
+    /// The scoring model: the file's `[classifier]` table, or the one built
+    /// into this version when the file has none.
+    pub fn combiner(&self) -> Result<Combiner> {
+        match &self.classifier {
+            Some(c) => Ok(c.clone()),
+            None => LabelSet::builtin()?.classifier.ok_or_else(|| {
+                Error::Usage("the built-in label set has no [classifier] table; run `themes train`".to_owned())
+            }),
+        }
+    }
+
+    /// A sha256 over everything that changes scores: texts, aliases,
+    /// thresholds, biases and the classifier.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::json!({
+            "labels": self.labels,
+            "classifier": self.classifier,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    /// Suggests the closest known id for an unknown one.
+    pub fn closest_id(&self, unknown: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .map(|l| (edit_distance(&l.id, unknown), l.id.as_str()))
+            .min()
+            .filter(|(d, _)| *d <= unknown.len().max(3) / 2 + 1)
+            .map(|(_, id)| id)
+    }
+}
+
+fn check_threshold(t: &Spanned<f64>, at: &impl Fn(usize) -> Location) -> Result<f32> {
+    let v = *t.get_ref();
+    if v > 0.0 && v < 1.0 {
+        Ok(v as f32)
+    } else {
+        Err(Error::invalid(at(t.span().start), format!("key `threshold` is {v}; it must be between 0 and 1 (exclusive)")))
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + (ca != *cb) as usize).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// How one alias is looked for. Rules: matched on word boundaries; an alias
+/// of two or more capitals and no lowercase letter (an acronym: "MIA",
+/// "COC") matches case-sensitively, any other case-insensitively; a
+/// trailing `*` matches any word ending ("semiconductor*").
+#[derive(Debug, Clone)]
+struct AliasMatcher {
+    needle: String,
+    case_sensitive: bool,
+    prefix: bool,
+}
+
+impl AliasMatcher {
+    fn new(alias: &str) -> Self {
+        let alias: String = alias.nfc().collect();
+        let prefix = alias.ends_with('*');
+        let alias = alias.trim_end_matches('*').to_owned();
+        let capitals = alias.chars().filter(|c| c.is_uppercase()).count();
+        let case_sensitive = capitals >= 2 && !alias.chars().any(char::is_lowercase);
+        let needle = if case_sensitive { alias } else { alias.to_lowercase() };
+        AliasMatcher { needle, case_sensitive, prefix }
+    }
+
+    fn matches(&self, text: &str, lowered: &str) -> bool {
+        let haystack = if self.case_sensitive { text } else { lowered };
+        let is_word = |c: char| c.is_alphanumeric() || c == '_';
+        let mut from = 0;
+        while let Some(found) = haystack[from..].find(&self.needle) {
+            let start = from + found;
+            let end = start + self.needle.len();
+            let before_ok = haystack[..start].chars().next_back().is_none_or(|c| !is_word(c));
+            let after_ok = self.prefix || haystack[end..].chars().next().is_none_or(|c| !is_word(c));
+            if before_ok && after_ok {
+                return true;
+            }
+            from = start + haystack[start..].chars().next().map_or(1, char::len_utf8);
+        }
+        false
+    }
+}
+
+impl Label {
+    /// The aliases that appear in `text` (NFC-normalized by the caller).
+    pub fn alias_terms(&self, text: &str) -> Vec<String> {
+        let lowered = text.to_lowercase();
+        self.matchers
+            .iter()
+            .zip(&self.aliases)
+            .filter(|(m, _)| m.matches(text, &lowered))
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+}
+
+/// Rewrites a label file's text with new thresholds, biases and
+/// `[classifier]` table, keeping its comments and layout.
+pub fn rewrite(
+    text: &str,
+    path: &Path,
+    thresholds: Option<&BTreeMap<String, f32>>,
+    biases: Option<&BTreeMap<String, f32>>,
+    classifier: Option<&Combiner>,
+) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| Error::invalid(Location::file(path), e.to_string()))?;
+    let round = |x: f32| ((x as f64) * 1e4).round() / 1e4;
+    if let Some(tables) = doc.get_mut("label").and_then(|l| l.as_array_of_tables_mut()) {
+        for table in tables.iter_mut() {
+            let id = table.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            if let Some(t) = thresholds.and_then(|m| m.get(&id)) {
+                table["threshold"] = toml_edit::value(round(*t));
+            }
+            if let Some(b) = biases.and_then(|m| m.get(&id)) {
+                table["bias"] = toml_edit::value(round(*b));
+            }
+        }
+    }
+    if let Some(c) = classifier {
+        let value = toml::Value::try_from(c).map_err(|e| Error::invalid(Location::file(path), e.to_string()))?;
+        let text = toml::to_string(&value).map_err(|e| Error::invalid(Location::file(path), e.to_string()))?;
+        let table: toml_edit::DocumentMut =
+            text.parse().map_err(|e: toml_edit::TomlError| Error::invalid(Location::file(path), e.to_string()))?;
+        doc["classifier"] = toml_edit::Item::Table(table.as_table().clone());
+    }
+    Ok(doc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LabelSet> {
+        LabelSet::parse(text, Path::new("set.toml"))
+    }
+
+    const ONE: &str = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"about a\"\n";
+
+    #[test]
+    fn builtin_parses_with_the_guide_themes() {
+        let set = LabelSet::builtin().unwrap();
+        assert_eq!(set.labels.len(), 13);
+        assert_eq!(set.group("core").len(), 4);
+        assert!(set.classifier.is_some());
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let dup = format!("{ONE}[[label]]\nid = \"a\"\ndescription = \"again\"\n");
+        let e = parse(&dup).unwrap_err().to_string();
+        assert!(e.starts_with("set.toml:6:") && e.contains("duplicate label id \"a\" (first on line 3)"), "{e}");
+        let empty = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"  \"\n";
+        let e = parse(empty).unwrap_err().to_string();
+        assert!(e.starts_with("set.toml:4:") && e.contains("`description` is empty"), "{e}");
+        let bad = format!("{ONE}threshold = 1.5\n");
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(e.starts_with("set.toml:5:") && e.contains("`threshold`"), "{e}");
+        let unknown = format!("{ONE}colour = \"red\"\n");
+        let e = parse(&unknown).unwrap_err().to_string();
+        assert!(e.contains("set.toml:") && e.contains("colour"), "{e}");
+        let missing = "name = \"t\"\n[[label]]\nid = \"a\"\n";
+        let e = parse(missing).unwrap_err().to_string();
+        assert!(e.starts_with("set.toml:2:") && e.contains("`description` is missing"), "{e}");
+        assert!(parse("name = \"t\"\n").unwrap_err().to_string().contains("no labels"));
+    }
+
+    #[test]
+    fn alias_rules() {
+        let text = format!("{ONE}aliases = [\"MIA\", \"chip*\", \"Agent Orange\", \"Biển Đông\"]\n");
+        let set = parse(&text).unwrap();
+        let a = &set.labels[0];
+        assert_eq!(a.alias_terms("the MIA search"), vec!["MIA"]);
+        assert!(a.alias_terms("flights to Miami").is_empty());
+        assert!(a.alias_terms("mia culpa").is_empty());
+        assert_eq!(a.alias_terms("new chips and chipmakers"), vec!["chip*"]);
+        assert!(a.alias_terms("a microchip").is_empty());
+        assert_eq!(a.alias_terms("victims of agent orange"), vec!["Agent Orange"]);
+        assert_eq!(a.alias_terms("tình hình Biển Đông"), vec!["Biển Đông"]);
+    }
+
+    #[test]
+    fn rewrite_keeps_comments() {
+        let text = format!("# keep me\n{ONE}");
+        let thresholds = BTreeMap::from([("a".to_owned(), 0.42f32)]);
+        let out = rewrite(&text, Path::new("set.toml"), Some(&thresholds), None, None).unwrap();
+        assert!(out.contains("# keep me") && out.contains("threshold = 0.42"), "{out}");
+        assert_eq!(parse(&out).unwrap().labels[0].threshold, 0.42);
+    }
+}

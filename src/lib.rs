@@ -24,6 +24,6 @@ pub mod classify;
 pub mod output;
 pub mod eval;
 pub mod learn;
-// pub mod pipeline; (enabled once labels lands)
+pub mod pipeline;
 
 pub use error::{Error, Location, Result};
