@@ -97,8 +97,65 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
     (combiner, biases)
 }
 
+/// Assigns each row a fold in `0..k` so that all rows of one article share
+/// a fold: articles are shuffled with `seed`, then dealt round-robin.
+pub fn grouped_folds(article_ids: &[String], k: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut articles: Vec<&String> = article_ids.iter().collect();
+    articles.sort();
+    articles.dedup();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    articles.shuffle(&mut rng);
+    let fold_of: std::collections::HashMap<&String, usize> =
+        articles.into_iter().enumerate().map(|(i, a)| (a, i % k.max(1))).collect();
+    article_ids.iter().map(|a| fold_of[a]).collect()
+}
+
+/// Train-then-predict with folds grouped by article: each row's scores come
+/// from a combiner fitted on the other folds only. Returns scores
+/// `[row][label]`.
+pub fn cross_validated_scores(
+    features: &[Vec<Vec<f32>>],
+    gold: &[Vec<bool>],
+    folds: &[usize],
+    options: FitOptions,
+) -> Vec<Vec<f32>> {
+    let k = folds.iter().copied().max().map_or(0, |m| m + 1);
+    let mut scores = vec![Vec::new(); features.len()];
+    for fold in 0..k {
+        let train: Vec<usize> = (0..features.len()).filter(|&i| folds[i] != fold).collect();
+        let train_features: Vec<Vec<Vec<f32>>> = train.iter().map(|&i| features[i].clone()).collect();
+        let train_gold: Vec<Vec<bool>> = train.iter().map(|&i| gold[i].clone()).collect();
+        let (combiner, biases) = fit(&train_features, &train_gold, options);
+        for i in (0..features.len()).filter(|&i| folds[i] == fold) {
+            scores[i] = features[i]
+                .iter()
+                .zip(&biases)
+                .map(|(f, b)| 1.0 / (1.0 + (-combiner.logit(f, *b)).exp()))
+                .collect();
+        }
+    }
+    scores
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn folds_never_share_an_article() {
+        let ids: Vec<String> = (0..50).map(|i| format!("a{}", i % 9)).collect();
+        let folds = grouped_folds(&ids, 5, 7);
+        for (i, a) in ids.iter().enumerate() {
+            for (j, b) in ids.iter().enumerate() {
+                if a == b {
+                    assert_eq!(folds[i], folds[j]);
+                }
+            }
+        }
+        assert_eq!(folds, grouped_folds(&ids, 5, 7), "seeded");
+        assert_eq!(folds.iter().copied().max(), Some(4));
+    }
+
     use super::*;
 
     #[test]

@@ -1,1 +1,53 @@
-fn main() {}
+//! The `themes` command line: parses arguments, turns them into library
+//! calls, and maps errors to exit codes. No domain logic lives here.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Label news articles paragraph by paragraph with themes, using a local
+/// sentence-transformer, and measure how well it does.
+///
+/// Exit codes: 0 success; 1 the run worked but the answer is "no" (an eval
+/// gate failed, a check found problems); 2 an error (bad input, missing
+/// model, I/O); 130 interrupted.
+#[derive(Parser)]
+#[command(name = "themes", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// More log output on stderr (-v info, -vv debug); THEMES_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// No progress bars or notes on stderr, only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Label every paragraph of articles with themes (the main job).
+    Label(cmd::label::Args),
+    /// Embed every paragraph and write one JSONL row with its vector per paragraph.
+    Embed(cmd::embed::Args),
+    /// Manage sentence-transformer models: list the registry, fetch and verify.
+    #[command(subcommand)]
+    Model(cmd::model::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    themes::embed::keep_freed_memory();
+    cmd::init_logging(cli.verbose, cli.quiet);
+    let global = cmd::Global { quiet: cli.quiet };
+    let result = match cli.command {
+        Command::Label(args) => cmd::label::run(args, &global),
+        Command::Embed(args) => cmd::embed::run(args, &global),
+        Command::Model(command) => cmd::model::run(command, &global),
+    };
+    cmd::exit_code(result)
+}

@@ -1,0 +1,131 @@
+//! Options shared by the commands that run the model, and turning them into
+//! a loaded [`Embedder`].
+
+use anyhow::Context;
+use clap::ValueEnum;
+use themes::embed::{parse_device, parse_dtype, EmbedOptions, Embedder, LongText};
+use themes::model::fetch::{resolve, ResolveOptions};
+use themes::model::registry::{Registry, DEFAULT_MODEL};
+
+use super::Global;
+
+/// What to do with paragraphs longer than the model's window.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Long {
+    /// Keep the first window only, as sentence-transformers does.
+    Truncate,
+    /// Embed overlapping windows and average them: no text is lost.
+    Windows,
+}
+
+impl From<Long> for LongText {
+    fn from(long: Long) -> Self {
+        match long {
+            Long::Truncate => LongText::Truncate,
+            Long::Windows => LongText::Windows,
+        }
+    }
+}
+
+/// Which model, where it runs, at which precision.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// A registry name (`themes model list`), a Hub repo id (owner/name) or a
+    /// local model folder.
+    #[arg(long, default_value = DEFAULT_MODEL, env = "THEMES_MODEL")]
+    pub model: String,
+
+    /// auto, cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+
+    /// f32, or f16/bf16 (on CUDA).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+
+    /// Upper bound on padded word pieces per forward pass (memory vs speed).
+    #[arg(long, default_value_t = 8192, hide_short_help = true)]
+    pub batch_tokens: usize,
+}
+
+impl ModelArgs {
+    /// Resolves (fetching if needed) and loads the model.
+    pub fn load(&self, global: &Global) -> anyhow::Result<Embedder> {
+        let registry = Registry::builtin()?;
+        let mut options = ResolveOptions::from_env();
+        options.quiet = global.quiet;
+        let resolved = resolve(&self.model, &registry, &options)?;
+        let device = parse_device(&self.device)?;
+        let dtype = parse_dtype(&self.dtype)?;
+        let embed_options = EmbedOptions { device, dtype, token_budget: self.batch_tokens };
+        let embedder = Embedder::load(&resolved.dir, &resolved.name, &resolved.revision, &embed_options)
+            .with_context(|| format!("loading model from {}", resolved.dir.display()))?;
+        tracing::info!("model {} ({}) loaded from {}", resolved.name, resolved.revision, resolved.dir.display());
+        Ok(embedder)
+    }
+}
+
+impl ModelArgs {
+    /// Languages the chosen model covers, from the registry (ISO 639-1
+    /// codes); empty when unknown, which disables language flags.
+    pub fn languages(&self) -> Vec<String> {
+        Registry::builtin().ok().and_then(|r| r.get(&self.model).map(|m| m.languages.clone())).unwrap_or_default()
+    }
+}
+
+/// The paragraph's language when it is reliably detected and not among
+/// `covered` (ISO 639-1 codes); `None` when covered, unknown or unsure.
+pub fn uncovered_language(text: &str, covered: &[String]) -> Option<String> {
+    if covered.is_empty() {
+        return None;
+    }
+    let info = whatlang::detect(text)?;
+    if !info.is_reliable() {
+        return None;
+    }
+    let code = iso639_1(info.lang());
+    (!covered.iter().any(|c| c == &code)).then_some(code)
+}
+
+fn iso639_1(lang: whatlang::Lang) -> String {
+    use whatlang::Lang::*;
+    let code = match lang {
+        Eng => "en",
+        Vie => "vi",
+        Fra => "fr",
+        Deu => "de",
+        Spa => "es",
+        Por => "pt",
+        Ita => "it",
+        Rus => "ru",
+        Cmn => "zh",
+        Jpn => "ja",
+        Kor => "ko",
+        Tha => "th",
+        Ind => "id",
+        Tgl => "tl",
+        Khm => "km",
+        Nld => "nl",
+        other => return other.code().to_owned(),
+    };
+    code.to_owned()
+}
+
+/// Which label set.
+#[derive(Debug, clap::Args)]
+pub struct LabelArgs {
+    /// A label-set TOML file (see data/labels/README.md); default: the
+    /// built-in vietnam-us set (data/labels/vietnam-us.toml).
+    #[arg(long, env = "THEMES_LABELS")]
+    pub labels: Option<std::path::PathBuf>,
+}
+
+impl LabelArgs {
+    /// Loads the label set.
+    pub fn load(&self) -> anyhow::Result<themes::labels::LabelSet> {
+        Ok(match &self.labels {
+            Some(path) => themes::labels::LabelSet::load(path)?,
+            None => themes::labels::LabelSet::builtin()?,
+        })
+    }
+}

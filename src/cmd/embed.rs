@@ -1,0 +1,78 @@
+//! `themes embed`: one JSONL row with its vector per paragraph.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use themes::input::{normalize, read_all};
+use themes::output::Sink;
+
+use super::common::{Long, ModelArgs};
+use super::Global;
+
+/// Embed every paragraph of the inputs.
+///
+/// Inputs are .txt/.md files (one paragraph per non-empty line, the article
+/// id is the file stem), .jsonl files (one article per line:
+/// {"id": ..., "text": ...}), folders (read recursively, in sorted order) or
+/// `-` for standard input. Rows: {"article", "paragraph", "text", "tokens",
+/// "embedding"}.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files, folders, or - for standard input.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+
+    /// Write rows here instead of standard output (written atomically).
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+
+    /// Paragraphs longer than the model's window: truncate (as
+    /// sentence-transformers does) or windows (nothing lost).
+    #[arg(long, value_enum, default_value = "truncate")]
+    long: Long,
+
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    article: &'a str,
+    paragraph: usize,
+    text: &'a str,
+    tokens: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+    embedding: &'a [f32],
+}
+
+/// Paragraphs embedded per call, so output streams and memory stays flat.
+const CHUNK: usize = 256;
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let articles = read_all(&args.inputs)?;
+    let embedder = args.model.load(global)?;
+    let mut sink = Sink::create(args.out.as_deref())?;
+    let paragraphs: Vec<_> = articles.iter().flat_map(|a| a.numbered()).collect();
+    let progress = super::progress(paragraphs.len() as u64, global);
+    for chunk in paragraphs.chunks(CHUNK) {
+        let texts: Vec<String> = chunk.iter().map(|p| normalize(p.text)).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let embedded = embedder.embed(&refs, args.long.into())?;
+        for (p, e) in chunk.iter().zip(&embedded) {
+            sink.write_json_line(&Row {
+                article: p.article,
+                paragraph: p.number,
+                text: p.text,
+                tokens: e.tokens,
+                truncated: e.truncated,
+                embedding: &e.vector,
+            })?;
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    sink.finish()?;
+    progress.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}

