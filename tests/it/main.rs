@@ -1,1 +1,5 @@
+//! The one integration-test binary: the model loads once for all tests.
 
+mod support;
+mod embed_ref;
+mod label;
