@@ -139,6 +139,53 @@ pub fn cross_validated_scores(
     scores
 }
 
+/// L2-regularized logistic regression of one label on raw vectors: the
+/// "logistic regression on frozen embeddings" baseline the eval reports
+/// beside the classifier. Each dimension is standardized first; the penalty
+/// matches scikit-learn's default (C = 1). Returns a scoring function.
+pub fn fit_logistic(x: &[Vec<f32>], y: &[bool], iterations: usize) -> impl Fn(&[f32]) -> f32 {
+    let dim = x.first().map_or(0, Vec::len);
+    let n = x.len().max(1) as f32;
+    let mut mean = vec![0f32; dim];
+    for xi in x {
+        for (m, v) in mean.iter_mut().zip(xi) {
+            *m += v / n;
+        }
+    }
+    let mut scale = vec![0f32; dim];
+    for xi in x {
+        for ((s, v), m) in scale.iter_mut().zip(xi).zip(&mean) {
+            *s += (v - m) * (v - m) / n;
+        }
+    }
+    scale.iter_mut().for_each(|s| *s = s.sqrt().max(1e-6));
+    let z: Vec<Vec<f32>> = x.iter().map(|xi| xi.iter().zip(&mean).zip(&scale).map(|((v, m), s)| (v - m) / s).collect()).collect();
+    let l2 = 1.0 / n;
+    let mut w = vec![0f32; dim];
+    let mut b = 0f32;
+    let step = 0.5f32;
+    for _ in 0..iterations {
+        let mut gw = vec![0f32; dim];
+        let mut gb = 0f32;
+        for (zi, &yi) in z.iter().zip(y) {
+            let logit = b + zi.iter().zip(&w).map(|(a, c)| a * c).sum::<f32>();
+            let g = 1.0 / (1.0 + (-logit).exp()) - yi as u8 as f32;
+            for (acc, v) in gw.iter_mut().zip(zi) {
+                *acc += g * v;
+            }
+            gb += g;
+        }
+        for (wi, g) in w.iter_mut().zip(&gw) {
+            *wi -= step * (g / n + l2 * *wi);
+        }
+        b -= step * gb / n;
+    }
+    move |v: &[f32]| {
+        let logit = b + v.iter().zip(&mean).zip(&scale).zip(&w).map(|(((x, m), s), c)| (x - m) / s * c).sum::<f32>();
+        1.0 / (1.0 + (-logit).exp())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Label every paragraph of articles with themes (the main job).
     Label(cmd::label::Args),
+    /// Score the classifier against hand-labelled gold data.
+    Eval(cmd::eval::Args),
     /// Embed every paragraph and write one JSONL row with its vector per paragraph.
     Embed(cmd::embed::Args),
     /// Manage sentence-transformer models: list the registry, fetch and verify.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     let global = cmd::Global { quiet: cli.quiet };
     let result = match cli.command {
         Command::Label(args) => cmd::label::run(args, &global),
+        Command::Eval(args) => cmd::eval::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),
         Command::Model(command) => cmd::model::run(command, &global),
     };

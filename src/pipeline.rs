@@ -24,6 +24,11 @@ pub struct Prediction {
     pub features: Vec<Vec<f32>>,
     /// Word pieces of the paragraph.
     pub tokens: usize,
+    /// The paragraph's vector.
+    pub vector: Vec<f32>,
+    /// Cosine of the paragraph to each label's main description: what a
+    /// plain embedding-cosine script scores, kept as the eval's anchor.
+    pub description_similarity: Vec<f32>,
 }
 
 /// A label set made ready to score: its prototypes embedded.
@@ -109,6 +114,12 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
             evidence: s.evidence,
             features: s.features,
             tokens: e.tokens,
+            description_similarity: labels
+                .vectors
+                .iter()
+                .map(|l| l.positives.first().map_or(0.0, |d| crate::embed::cosine(&e.vector, d)))
+                .collect(),
+            vector: e.vector.clone(),
         })
         .collect())
 }

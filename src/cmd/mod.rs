@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod embed;
+pub mod eval;
 pub mod label;
 pub mod model;
 

@@ -1,0 +1,195 @@
+//! Gold data: hand-labelled paragraphs in the labelling guide's JSONL
+//! format, `{"article", "paragraph", "text", "labels"}` per line, checked
+//! strictly (a wrong gold file makes every score wrong).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Location, Result};
+use crate::input::Article;
+use crate::labels::LabelSet;
+
+/// One hand-labelled paragraph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoldRow {
+    /// Article id (file stem).
+    pub article: String,
+    /// 1-based paragraph number.
+    pub paragraph: usize,
+    /// The paragraph exactly as in the article file.
+    pub text: String,
+    /// Theme ids, possibly none.
+    pub labels: Vec<String>,
+    /// The line it was read from (not serialized).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// Reads and checks a gold file: JSON per line, paragraph numbers from 1,
+/// no duplicate (article, paragraph), no label twice in a row, and no gaps
+/// in an article's numbering.
+pub fn read_gold(path: &Path) -> Result<Vec<GoldRow>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::input::decode(path, &bytes)?;
+    parse_gold(text, path)
+}
+
+/// Parses gold text; `path` is used in errors.
+pub fn parse_gold(text: &str, path: &Path) -> Result<Vec<GoldRow>> {
+    let mut rows: Vec<GoldRow> = Vec::new();
+    let mut seen: BTreeMap<(String, usize), usize> = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = Location::line(path, number);
+        let mut row: GoldRow = serde_json::from_str(line).map_err(|e| {
+            Error::invalid(
+                at.clone(),
+                format!("not a gold row: {e}; each line must be {{\"article\", \"paragraph\", \"text\", \"labels\"}}"),
+            )
+        })?;
+        row.line = number;
+        if row.paragraph == 0 {
+            return Err(Error::invalid(at, "paragraph numbers start at 1"));
+        }
+        let unique: BTreeSet<&String> = row.labels.iter().collect();
+        if unique.len() != row.labels.len() {
+            return Err(Error::invalid(at, "a label is listed twice"));
+        }
+        if let Some(first) = seen.insert((row.article.clone(), row.paragraph), number) {
+            return Err(Error::invalid(
+                at,
+                format!("article {:?} paragraph {} is already on line {first}", row.article, row.paragraph),
+            ));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(Error::invalid(Location::file(path), "no gold rows: the file is empty"));
+    }
+    let mut by_article: BTreeMap<&str, Vec<&GoldRow>> = BTreeMap::new();
+    for r in &rows {
+        by_article.entry(&r.article).or_default().push(r);
+    }
+    for (article, rs) in by_article {
+        let mut numbers: Vec<usize> = rs.iter().map(|r| r.paragraph).collect();
+        numbers.sort_unstable();
+        if let Some(gap) = (1..=numbers.len()).zip(&numbers).find(|(want, got)| want != *got) {
+            let row = rs.iter().find(|r| r.paragraph == *gap.1).map_or(1, |r| r.line);
+            return Err(Error::invalid(
+                Location::line(path, row),
+                format!("article {article:?}: paragraph {} is missing; every paragraph must have a row", gap.0),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// Checks every label id against the label set; an unknown id is an error
+/// that names the line and the closest known id.
+pub fn check_labels(rows: &[GoldRow], set: &LabelSet, path: &Path) -> Result<()> {
+    for r in rows {
+        for l in &r.labels {
+            if set.get(l).is_none() {
+                let hint = match set.closest_id(l) {
+                    Some(close) => format!("; did you mean {close:?}?"),
+                    None => format!("; the label set {} has: {}", set.source.display(), set.ids().join(", ")),
+                };
+                return Err(Error::invalid(Location::line(path, r.line), format!("unknown label id {l:?}{hint}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds the articles from gold rows (every paragraph has a row), in
+/// order of first appearance.
+pub fn articles(rows: &[GoldRow], path: &Path) -> Vec<Article> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_article: BTreeMap<String, Vec<&GoldRow>> = BTreeMap::new();
+    for r in rows {
+        if !by_article.contains_key(&r.article) {
+            order.push(r.article.clone());
+        }
+        by_article.entry(r.article.clone()).or_default().push(r);
+    }
+    order
+        .into_iter()
+        .map(|id| {
+            let mut rs = by_article.remove(&id).unwrap_or_default();
+            rs.sort_by_key(|r| r.paragraph);
+            let line = rs.first().map_or(1, |r| r.line);
+            Article { id, source: Location::line(path, line), paragraphs: rs.iter().map(|r| r.text.clone()).collect() }
+        })
+        .collect()
+}
+
+/// Checks gold text against article files: each gold row's text must be the
+/// article's paragraph with that number.
+pub fn check_text(rows: &[GoldRow], articles: &[Article], path: &Path) -> Result<()> {
+    let by_id: BTreeMap<&str, &Article> = articles.iter().map(|a| (a.id.as_str(), a)).collect();
+    for r in rows {
+        let Some(article) = by_id.get(r.article.as_str()) else { continue };
+        match article.paragraphs.get(r.paragraph - 1) {
+            Some(text) if text == &r.text => {}
+            Some(_) => {
+                return Err(Error::invalid(
+                    Location::line(path, r.line),
+                    format!("text differs from paragraph {} of {}", r.paragraph, article.source),
+                ))
+            }
+            None => {
+                return Err(Error::invalid(
+                    Location::line(path, r.line),
+                    format!("{} has only {} paragraphs", article.source, article.paragraphs.len()),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<GoldRow>> {
+        parse_gold(text, Path::new("g.jsonl"))
+    }
+
+    const ROW: &str = r#"{"article": "a", "paragraph": 1, "text": "t", "labels": ["health"]}"#;
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse(&format!("{ROW}\n{{\"article\": \"a\"")).unwrap_err().to_string();
+        assert!(e.starts_with("g.jsonl:2: not a gold row"), "{e}");
+        let e = parse(&format!("{ROW}\n{ROW}")).unwrap_err().to_string();
+        assert!(e.starts_with("g.jsonl:2:") && e.contains("already on line 1"), "{e}");
+        let e = parse("").unwrap_err().to_string();
+        assert!(e.contains("empty"), "{e}");
+        let gap = r#"{"article": "a", "paragraph": 2, "text": "t", "labels": []}"#;
+        let e = parse(&format!("{ROW}\n{gap}\n{}", gap.replace("\"paragraph\": 2", "\"paragraph\": 4"))).unwrap_err();
+        assert!(e.to_string().contains("paragraph 3 is missing"), "{e}");
+    }
+
+    #[test]
+    fn unknown_labels_suggest_the_closest() {
+        let rows = parse(&ROW.replace("health", "helth")).unwrap();
+        let set = LabelSet::builtin().unwrap();
+        let e = check_labels(&rows, &set, Path::new("g.jsonl")).unwrap_err().to_string();
+        assert!(e.starts_with("g.jsonl:1: unknown label id \"helth\"; did you mean \"health\""), "{e}");
+    }
+
+    #[test]
+    fn text_must_match_the_article() {
+        let rows = parse(ROW).unwrap();
+        let article = Article { id: "a".into(), source: Location::file("a.txt"), paragraphs: vec!["other".into()] };
+        let e = check_text(&rows, &[article], Path::new("g.jsonl")).unwrap_err().to_string();
+        assert!(e.contains("g.jsonl:1: text differs from paragraph 1 of a.txt"), "{e}");
+    }
+}

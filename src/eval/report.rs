@@ -1,0 +1,239 @@
+//! The eval report: a JSON document (schema in `evals/README.md`) holding
+//! the run's identity, every metric with its interval, every prediction and
+//! every error; a text table for the terminal; and the regression gate that
+//! compares a report with a committed baseline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::score::{Intervals, Scores};
+
+/// What was evaluated, so two reports can be told apart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Identity {
+    /// `themes` version.
+    pub tool_version: String,
+    /// When the report was made (UTC, ISO 8601).
+    pub date: String,
+    /// Model name.
+    pub model: String,
+    /// Model revision.
+    pub model_revision: String,
+    /// Label set name.
+    pub label_set: String,
+    /// Label set sha256 (see `LabelSet::hash`).
+    pub label_set_hash: String,
+    /// Thresholds per label.
+    pub thresholds: BTreeMap<String, f32>,
+    /// `shipped` (the label file's classifier as is), `cv-K` (refitted per
+    /// fold), or `predictions` (scored from a file).
+    pub mode: String,
+    /// Seed of the folds, when cross-validated.
+    pub fold_seed: Option<u64>,
+}
+
+/// One gold set's (or the pooled) results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetResult {
+    /// `seeds`, `dev`, ... or `pooled`.
+    pub name: String,
+    /// Point estimates.
+    pub scores: Scores,
+    /// 95% bootstrap intervals.
+    pub intervals: Intervals,
+}
+
+/// A baseline method scored in the same run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnchorResult {
+    /// Which method.
+    pub name: String,
+    /// How it was fitted.
+    pub note: String,
+    /// Pooled results.
+    pub result: SetResult,
+}
+
+/// One paragraph's prediction beside its gold labels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PredictionRow {
+    /// Article id.
+    pub article: String,
+    /// Paragraph number.
+    pub paragraph: usize,
+    /// Gold set it came from.
+    pub set: String,
+    /// Predicted labels.
+    pub labels: Vec<String>,
+    /// Gold labels.
+    pub gold: Vec<String>,
+    /// Scores per label.
+    pub scores: BTreeMap<String, f32>,
+    /// Kinds of paragraph it counts as (see `eval::kinds`).
+    pub kinds: Vec<String>,
+}
+
+/// A paragraph the classifier got wrong.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorRow {
+    /// Article id.
+    pub article: String,
+    /// Paragraph number.
+    pub paragraph: usize,
+    /// The text.
+    pub text: String,
+    /// Predicted but not gold, with their scores.
+    pub false_positives: BTreeMap<String, f32>,
+    /// Gold but not predicted, with their scores.
+    pub false_negatives: BTreeMap<String, f32>,
+    /// What the classifier saw for the labels involved.
+    pub evidence: BTreeMap<String, serde_json::Value>,
+}
+
+/// Macro-F1 of one kind of paragraph.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KindResult {
+    /// The kind.
+    pub kind: String,
+    /// Paragraphs of that kind.
+    pub paragraphs: usize,
+    /// Macro-F1 over labels with support among them.
+    pub macro_f1: f64,
+    /// Micro-F1 among them.
+    pub micro_f1: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// What was evaluated.
+    pub identity: Identity,
+    /// Label ids in order.
+    pub labels: Vec<String>,
+    /// Groups and their labels.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Results per gold set, then pooled.
+    pub sets: Vec<SetResult>,
+    /// Anchors (cross-validated runs only).
+    #[serde(default)]
+    pub anchors: Vec<AnchorResult>,
+    /// F1 by kind of paragraph (pooled).
+    #[serde(default)]
+    pub kinds: Vec<KindResult>,
+    /// Every paragraph.
+    pub predictions: Vec<PredictionRow>,
+    /// Every wrong paragraph.
+    pub errors: Vec<ErrorRow>,
+}
+
+impl Report {
+    /// The pooled result (the last set).
+    pub fn pooled(&self) -> Option<&SetResult> {
+        self.sets.iter().find(|s| s.name == "pooled").or(self.sets.last())
+    }
+}
+
+/// Today's date and time, UTC, ISO 8601, from the system clock.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The terminal table of one set: per label P/R/F1 [95% CI] and support,
+/// then the averages.
+pub fn table(result: &SetResult, labels: &[String]) -> String {
+    let s = &result.scores;
+    let i = &result.intervals;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({} paragraphs)", result.name, s.paragraphs);
+    let _ = writeln!(out, "  {:<20} {:>6} {:>6} {:>6}  {:<15} {:>7}", "label", "P", "R", "F1", "F1 95% CI", "support");
+    for l in labels {
+        let ls = &s.labels[l];
+        let ci = &i.labels[l];
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>6.3} {:>6.3} {:>6.3}  [{:.3}, {:.3}]  {:>7}",
+            l, ls.precision, ls.recall, ls.f1, ci.low, ci.high, ls.support
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<20} {:>6.3} {:>6.3} {:>6.3}  [{:.3}, {:.3}]",
+        "micro avg", s.micro.precision, s.micro.recall, s.micro.f1, i.micro_f1.low, i.micro_f1.high
+    );
+    let _ = writeln!(
+        out,
+        "  {:<20} {:>6.3} {:>6.3} {:>6.3}  [{:.3}, {:.3}]",
+        "macro avg", s.macro_precision, s.macro_recall, s.macro_f1, i.macro_f1.low, i.macro_f1.high
+    );
+    for (g, f) in &s.groups {
+        let ci = &i.groups[g];
+        let _ = writeln!(out, "  {:<20} {:>6} {:>6} {:>6.3}  [{:.3}, {:.3}]", format!("macro {g}"), "", "", f, ci.low, ci.high);
+    }
+    let _ = writeln!(out, "  exact match {:.3}   Hamming loss {:.4}", s.exact_match, s.hamming_loss);
+    let _ = writeln!(out, "  (95% CIs: {} bootstrap resamples of whole articles, seed {})", i.resamples, i.seed);
+    out
+}
+
+/// A metric that fell below the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regression {
+    /// Set and metric, e.g. `pooled macro F1`.
+    pub metric: String,
+    /// Now.
+    pub current: f64,
+    /// The baseline's point estimate.
+    pub baseline: f64,
+    /// The baseline's lower 95% bound.
+    pub baseline_low: f64,
+}
+
+/// The gate: a metric regresses when its value now is below the lower end
+/// of the baseline's 95% interval, i.e. it fell by more than the baseline's
+/// own uncertainty allows. Checked for micro, macro and group macro F1 of
+/// every set both reports have.
+pub fn regressions(current: &Report, baseline: &Report) -> Vec<Regression> {
+    let mut out = Vec::new();
+    for base in &baseline.sets {
+        let Some(now) = current.sets.iter().find(|s| s.name == base.name) else { continue };
+        let mut check = |metric: String, current: f64, baseline: f64, low: f64| {
+            // A tiny tolerance keeps float noise from failing an identical run.
+            if current < low - 1e-9 {
+                out.push(Regression { metric, current, baseline, baseline_low: low });
+            }
+        };
+        check(format!("{} micro F1", base.name), now.scores.micro.f1, base.scores.micro.f1, base.intervals.micro_f1.low);
+        check(format!("{} macro F1", base.name), now.scores.macro_f1, base.scores.macro_f1, base.intervals.macro_f1.low);
+        for (g, f) in &base.scores.groups {
+            if let (Some(now_f), Some(ci)) = (now.scores.groups.get(g), base.intervals.groups.get(g)) {
+                check(format!("{} macro F1 ({g})", base.name), *now_f, *f, ci.low);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_is_iso_8601() {
+        let d = now_utc();
+        assert_eq!(d.len(), 20, "{d}");
+        assert!(d.starts_with("20") && d.ends_with('Z') && &d[10..11] == "T", "{d}");
+    }
+}
