@@ -19,7 +19,8 @@ use crate::error::{Error, Location, Result};
 
 /// The built-in default label set.
 pub const BUILTIN_PATH: &str = "data/labels/vietnam-us.toml";
-const BUILTIN: &str = include_str!("../data/labels/vietnam-us.toml");
+/// The built-in default label set's text.
+pub const BUILTIN_TEXT: &str = include_str!("../data/labels/vietnam-us.toml");
 
 /// A validated label set.
 #[derive(Debug, Clone)]
@@ -105,7 +106,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 impl LabelSet {
     /// The built-in `vietnam-us` set (the 13 themes of the labelling guide).
     pub fn builtin() -> Result<LabelSet> {
-        LabelSet::parse(BUILTIN, Path::new(BUILTIN_PATH))
+        LabelSet::parse(BUILTIN_TEXT, Path::new(BUILTIN_PATH))
     }
 
     /// Reads and validates a label file.
@@ -360,6 +361,7 @@ pub fn rewrite(
 ) -> Result<String> {
     let mut doc: toml_edit::DocumentMut =
         text.parse().map_err(|e: toml_edit::TomlError| Error::invalid(Location::file(path), e.to_string()))?;
+    // Four decimals: the f32 weights' own noise is below that.
     let round = |x: f32| ((x as f64) * 1e4).round() / 1e4;
     if let Some(tables) = doc.get_mut("label").and_then(|l| l.as_array_of_tables_mut()) {
         for table in tables.iter_mut() {
@@ -373,11 +375,17 @@ pub fn rewrite(
         }
     }
     if let Some(c) = classifier {
-        let value = toml::Value::try_from(c).map_err(|e| Error::invalid(Location::file(path), e.to_string()))?;
-        let text = toml::to_string(&value).map_err(|e| Error::invalid(Location::file(path), e.to_string()))?;
-        let table: toml_edit::DocumentMut =
-            text.parse().map_err(|e: toml_edit::TomlError| Error::invalid(Location::file(path), e.to_string()))?;
-        doc["classifier"] = toml_edit::Item::Table(table.as_table().clone());
+        let numbers = |v: &[f32]| v.iter().map(|x| round(*x)).collect::<toml_edit::Array>();
+        let mut table = toml_edit::Table::new();
+        table["features"] = toml_edit::value(c.features.iter().map(String::as_str).collect::<toml_edit::Array>());
+        table["mean"] = toml_edit::value(numbers(&c.mean));
+        table["scale"] = toml_edit::value(numbers(&c.scale));
+        table["weights"] = toml_edit::value(numbers(&c.weights));
+        table["intercept"] = toml_edit::value(round(c.intercept));
+        if let Some(old) = doc.get("classifier").and_then(|t| t.as_table()) {
+            *table.decor_mut() = old.decor().clone();
+        }
+        doc["classifier"] = toml_edit::Item::Table(table);
     }
     Ok(doc.to_string())
 }

@@ -34,6 +34,8 @@ enum Command {
     Label(cmd::label::Args),
     /// Score the classifier against hand-labelled gold data.
     Eval(cmd::eval::Args),
+    /// Fit the classifier's learned weights to hand labels.
+    Train(cmd::train::Args),
     /// Embed every paragraph and write one JSONL row with its vector per paragraph.
     Embed(cmd::embed::Args),
     /// Manage sentence-transformer models: list the registry, fetch and verify.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Label(args) => cmd::label::run(args, &global),
         Command::Eval(args) => cmd::eval::run(args, &global),
+        Command::Train(args) => cmd::train::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),
         Command::Model(command) => cmd::model::run(command, &global),
     };

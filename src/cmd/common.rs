@@ -129,3 +129,37 @@ impl LabelArgs {
         })
     }
 }
+
+/// Runs the classifier over gold articles (rebuilt from the gold rows) and
+/// returns one prediction per gold row, in the rows' order (sets in order).
+pub fn predict_gold(
+    sets: &[Vec<themes::eval::gold::GoldRow>],
+    paths: &[std::path::PathBuf],
+    label_set: &themes::labels::LabelSet,
+    embedder: &Embedder,
+    no_cache: bool,
+) -> anyhow::Result<Vec<themes::pipeline::Prediction>> {
+    use themes::cache::{default_path, Cache, CachedEmbedder};
+    let cache = if no_cache { None } else { Some(Cache::open(&default_path())?) };
+    let mut cached = CachedEmbedder::new(embedder, cache, LongText::Windows);
+    let combiner = label_set.combiner()?;
+    let prepared = themes::pipeline::PreparedLabels::new(label_set, &combiner, &mut cached)?;
+    let mut out = Vec::new();
+    for (rows, path) in sets.iter().zip(paths) {
+        let mut by_key = std::collections::HashMap::new();
+        for article in themes::eval::gold::articles(rows, path) {
+            let predicted = themes::pipeline::label_article(&article, &prepared, &mut cached)
+                .with_context(|| format!("labelling gold article {}", article.id))?;
+            for p in predicted {
+                by_key.insert((article.id.clone(), p.paragraph), p);
+            }
+        }
+        for r in rows {
+            let p = by_key
+                .remove(&(r.article.clone(), r.paragraph))
+                .ok_or_else(|| anyhow::anyhow!("{}: no prediction for {} paragraph {}", path.display(), r.article, r.paragraph))?;
+            out.push(p);
+        }
+    }
+    Ok(out)
+}

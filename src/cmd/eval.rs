@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use themes::cache::{default_path, Cache, CachedEmbedder};
 use themes::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_cv};
-use themes::eval::gold::{articles, check_labels, check_text, read_gold, GoldRow};
+use themes::eval::gold::{check_labels, check_text, read_gold, GoldRow};
 use themes::eval::kinds::{kinds, KindInput};
 use themes::eval::report::{
     now_utc, regressions, table, AnchorResult, ErrorRow, Identity, KindResult, PredictionRow, Report, SetResult,
@@ -17,9 +16,9 @@ use themes::eval::score::{bootstrap, score};
 use themes::input::read_all;
 use themes::learn::grouped_folds;
 use themes::output::AtomicFile;
-use themes::pipeline::{label_article, PreparedLabels, Prediction};
+use themes::pipeline::Prediction;
 
-use super::common::{uncovered_language, LabelArgs, ModelArgs};
+use super::common::{predict_gold, uncovered_language, LabelArgs, ModelArgs};
 use super::Global;
 
 /// Score the classifier against hand-labelled gold data.
@@ -79,6 +78,11 @@ pub struct Args {
     #[arg(long)]
     against: Option<PathBuf>,
 
+    /// Leave paragraph text out of the JSON and HTML reports (for gold whose
+    /// text may not be published); they keep article ids and numbers.
+    #[arg(long)]
+    no_text: bool,
+
     /// Do not read or write the embedding cache.
     #[arg(long)]
     no_cache: bool,
@@ -129,27 +133,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         let embedder = args.model.load(global)?;
         model_name = embedder.identity().name.clone();
         model_revision = embedder.identity().revision.clone();
-        let cache = if args.no_cache { None } else { Some(Cache::open(&default_path())?) };
-        let mut cached = CachedEmbedder::new(&embedder, cache, themes::embed::LongText::Windows);
-        let combiner = label_set.combiner()?;
-        let prepared = PreparedLabels::new(&label_set, &combiner, &mut cached)?;
-        let mut start = 0;
-        for set in &sets {
-            for article in articles(&set.rows, &args.gold[0]) {
-                let predicted = label_article(&article, &prepared, &mut cached)
-                    .with_context(|| format!("labelling gold article {}", article.id))?;
-                for p in predicted {
-                    let index = all_rows[start..]
-                        .iter()
-                        .position(|(_, r)| r.article == article.id && r.paragraph == p.paragraph)
-                        .map(|i| i + start);
-                    if let Some(i) = index {
-                        predictions_by_row[i] = Some(p);
-                    }
-                }
-            }
-            start += set.rows.len();
-        }
+        let rows: Vec<Vec<GoldRow>> = sets.iter().map(|s| s.rows.clone()).collect();
+        predictions_by_row = predict_gold(&rows, &args.gold, &label_set, &embedder, args.no_cache)?.into_iter().map(Some).collect();
         let predictions: Vec<&Prediction> = predictions_by_row.iter().map(|p| p.as_ref().expect("every gold row is predicted")).collect();
         match args.cv {
             None => predictions.iter().map(|p| p.scores.clone()).collect(),
@@ -285,6 +270,15 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         errors,
     };
     print_report(&report, args.errors);
+    let mut report = report;
+    if args.no_text {
+        for e in &mut report.errors {
+            e.text = String::from("(text withheld)");
+            for ev in e.evidence.values_mut() {
+                strip_span_text(ev);
+            }
+        }
+    }
     if let Some(path) = &args.report {
         let mut file = AtomicFile::create(path)?;
         serde_json::to_writer_pretty(&mut file, &report).with_context(|| format!("writing {}", path.display()))?;
@@ -364,7 +358,7 @@ fn print_report(report: &Report, errors: bool) {
     }
     if !report.kinds.is_empty() {
         println!();
-        println!("by kind of paragraph (pooled):");
+        println!("by kind of paragraph (all gold):");
         for k in &report.kinds {
             println!("  {:<18} {:>4} paragraphs  macro F1 {:.3}  micro F1 {:.3}", k.kind, k.paragraphs, k.macro_f1, k.micro_f1);
         }
@@ -381,5 +375,18 @@ fn print_report(report: &Report, errors: bool) {
                 println!("      false negative {l} (score {s:.3})");
             }
         }
+    }
+}
+
+fn strip_span_text(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(text) = map.get_mut("text") {
+                *text = serde_json::Value::String("(text withheld)".to_owned());
+            }
+            map.values_mut().for_each(strip_span_text);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_span_text),
+        _ => {}
     }
 }

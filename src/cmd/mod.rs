@@ -6,6 +6,7 @@ pub mod embed;
 pub mod eval;
 pub mod label;
 pub mod model;
+pub mod train;
 
 use std::process::ExitCode;
 

@@ -3,3 +3,4 @@
 mod support;
 mod embed_ref;
 mod label;
+mod eval;

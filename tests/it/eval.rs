@@ -1,0 +1,160 @@
+//! `themes eval`: agreement with an independent scorer, the HTML report,
+//! the regression gate, cross-validation and language flags.
+
+use std::collections::BTreeMap;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::Value;
+
+use crate::support::{root, shared, themes};
+
+fn seeds_gold() -> std::path::PathBuf {
+    root().join("data/gold/seeds.jsonl")
+}
+
+#[test]
+fn per_label_f1_agrees_with_an_independent_scorer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = themes::labels::LabelSet::builtin().unwrap().ids();
+    // Predictions made from the gold by deterministic edits: every third row
+    // loses its first label, every fifth gains `health`, every seventh gains
+    // a label never in the gold set of that row.
+    let gold = std::fs::read_to_string(seeds_gold()).unwrap();
+    let mut lines = Vec::new();
+    for (i, line) in gold.lines().enumerate() {
+        let mut row: Value = serde_json::from_str(line).unwrap();
+        let labels = row["labels"].as_array_mut().unwrap();
+        if i % 3 == 0 && !labels.is_empty() {
+            labels.remove(0);
+        }
+        if i % 5 == 0 && !labels.iter().any(|l| l == "health") {
+            labels.push(Value::from("health"));
+        }
+        if i % 7 == 0 && !labels.iter().any(|l| l == "human_rights") {
+            labels.push(Value::from("human_rights"));
+        }
+        row["scores"] = Value::Object(Default::default());
+        lines.push(row.to_string());
+    }
+    let predictions = dir.path().join("pred.jsonl");
+    std::fs::write(&predictions, lines.join("\n")).unwrap();
+    let report = dir.path().join("report.json");
+    themes()
+        .args(["eval", "--quiet", "--gold"])
+        .arg(seeds_gold())
+        .arg("--predictions")
+        .arg(&predictions)
+        .arg("--report")
+        .arg(&report)
+        .assert()
+        .success();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let ours = &report["sets"][0]["scores"]["labels"];
+    let out = std::process::Command::new("python3")
+        .arg(root().join("tests/independent_scorer.py"))
+        .arg(seeds_gold())
+        .arg(&predictions)
+        .args(&ids)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let theirs: BTreeMap<String, f64> = serde_json::from_slice(&out.stdout).unwrap();
+    for id in &ids {
+        let a = ours[id]["f1"].as_f64().unwrap();
+        assert!((a - theirs[id]).abs() < 1e-9, "{id}: {a} vs {}", theirs[id]);
+    }
+}
+
+#[test]
+fn html_report_is_self_contained_and_carries_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, json) = (dir.path().join("r.html"), dir.path().join("r.json"));
+    themes()
+        .env("THEMES_CACHE", dir.path().join("cache"))
+        .args(["eval", "--quiet", "--resamples", "200", "--gold"])
+        .arg(seeds_gold())
+        .arg("--articles")
+        .arg(root().join("data/articles"))
+        .arg("--html")
+        .arg(&html)
+        .arg("--report")
+        .arg(&json)
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"), "no network, no script");
+    for tag in ["table", "svg", "tr", "h2", "polyline"] {
+        let open = page.matches(&format!("<{tag}")).count();
+        let close = page.matches(&format!("</{tag}>")).count() + if tag == "polyline" { page.matches("/>").count() } else { 0 };
+        assert!(open > 0 && (tag == "polyline" || open == close), "<{tag}> balanced: {open} vs {close}");
+    }
+    let macro_f1 = report["sets"][0]["scores"]["macro_f1"].as_f64().unwrap();
+    assert!(page.contains(&format!("{macro_f1:.3}")), "the page shows macro F1 {macro_f1:.3}");
+    assert_eq!(report["predictions"].as_array().unwrap().len(), 76);
+    assert!(report["identity"]["label_set_hash"].as_str().unwrap().len() == 64);
+}
+
+#[test]
+fn the_gate_fails_a_worse_label_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let worse = dir.path().join("worse.toml");
+    let text = std::fs::read_to_string(root().join("data/labels/vietnam-us.toml")).unwrap();
+    std::fs::write(&worse, text.replace("threshold = 0.4", "threshold = 0.97")).unwrap();
+    let gate = |labels: Option<&std::path::Path>| {
+        let mut cmd = themes();
+        cmd.env("THEMES_CACHE", dir.path().join("cache")).args(["eval", "--quiet", "--resamples", "300", "--gold"]).arg(seeds_gold());
+        if let Some(l) = labels {
+            cmd.arg("--labels").arg(l);
+        }
+        cmd.arg("--against").arg(root().join("evals/baseline.json"));
+        cmd.assert()
+    };
+    gate(None).success();
+    gate(Some(&worse)).code(1).stderr(contains("gate: pooled").or(contains("gate: seeds")));
+}
+
+#[test]
+fn cross_validation_reports_anchors_and_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("cv.json");
+    themes()
+        .env("THEMES_CACHE", dir.path().join("cache"))
+        .args(["eval", "--quiet", "--resamples", "200", "--cv", "5", "--gold"])
+        .arg(seeds_gold())
+        .arg("--report")
+        .arg(&report)
+        .assert()
+        .success()
+        .stdout(contains("anchors, same folds and vectors"));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["identity"]["mode"], "cv-5");
+    let anchors: Vec<&str> = report["anchors"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(anchors, ["cosine", "logistic-regression"]);
+    let kinds: Vec<&str> = report["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"headline") && kinds.contains(&"list-heavy"), "{kinds:?}");
+}
+
+#[test]
+fn vietnamese_paragraphs_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let article = dir.path().join("vi.txt");
+    std::fs::write(
+        &article,
+        "Vietnam and the United States discussed cooperation in education and health.\nViệt Nam và Hoa Kỳ nhất trí thúc đẩy hợp tác giáo dục, y tế và khắc phục hậu quả chiến tranh.\n",
+    )
+    .unwrap();
+    let out = themes()
+        .env("THEMES_CACHE", dir.path().join("cache"))
+        .args(["label"])
+        .arg(&article)
+        .assert()
+        .success()
+        .stderr(contains("language the model does not cover"));
+    let rows: Vec<Value> = String::from_utf8(out.get_output().stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(rows[0].get("flags").is_none(), "English is covered");
+    assert_eq!(rows[1]["flags"][0], "language:vi");
+    let _ = shared();
+}
