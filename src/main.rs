@@ -36,6 +36,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Fit the classifier's learned weights to hand labels.
     Train(cmd::train::Args),
+    /// Measure embedding throughput on a corpus.
+    Bench(cmd::bench::Args),
     /// Embed every paragraph and write one JSONL row with its vector per paragraph.
     Embed(cmd::embed::Args),
     /// Manage sentence-transformer models: list the registry, fetch and verify.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Label(args) => cmd::label::run(args, &global),
         Command::Eval(args) => cmd::eval::run(args, &global),
         Command::Train(args) => cmd::train::run(args, &global),
+        Command::Bench(args) => cmd::bench::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),
         Command::Model(command) => cmd::model::run(command, &global),
     };

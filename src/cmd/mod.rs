@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: logging set-up, options
 //! that several commands take, and the mapping of errors to exit codes.
 
+pub mod bench;
 pub mod common;
 pub mod embed;
 pub mod eval;

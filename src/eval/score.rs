@@ -152,7 +152,8 @@ pub struct Intervals {
 }
 
 /// Percentile bootstrap: draws whole articles with replacement (paragraphs
-/// of one article are not independent), rescoring each resample.
+/// of one article are not independent), rescoring each resample. A label's
+/// interval uses the resamples in which it occurs.
 pub fn bootstrap(
     gold: &[BTreeSet<String>],
     pred: &[BTreeSet<String>],
@@ -181,8 +182,11 @@ pub fn bootstrap(
         }
         samples.push(score(&g, &p, labels, groups));
     }
-    let interval = |f: &dyn Fn(&Scores) -> f64| {
-        let mut v: Vec<f64> = samples.iter().map(f).collect();
+    // A resample that happens to hold no paragraph of a label says nothing
+    // about that label's F1 (it would count as 0), so it is left out of
+    // that label's interval.
+    let interval = |f: &dyn Fn(&Scores) -> Option<f64>| {
+        let mut v: Vec<f64> = samples.iter().filter_map(f).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         if v.is_empty() {
             return Interval { low: 0.0, high: 0.0 };
@@ -191,10 +195,19 @@ pub fn bootstrap(
         Interval { low: at(0.025), high: at(0.975) }
     };
     Intervals {
-        labels: labels.iter().map(|l| (l.clone(), interval(&|s| s.labels[l].f1))).collect(),
-        micro_f1: interval(&|s| s.micro.f1),
-        macro_f1: interval(&|s| s.macro_f1),
-        groups: groups.keys().map(|g| (g.clone(), interval(&|s| s.groups[g]))).collect(),
+        labels: labels
+            .iter()
+            .map(|l| (l.clone(), interval(&|s| (s.labels[l].support > 0).then_some(s.labels[l].f1))))
+            .collect(),
+        micro_f1: interval(&|s| Some(s.micro.f1)),
+        macro_f1: interval(&|s| Some(s.macro_f1)),
+        groups: groups
+            .iter()
+            .map(|(g, ids)| {
+                let has_support = |s: &Scores| ids.iter().any(|id| s.labels.get(id).is_some_and(|l| l.support > 0));
+                (g.clone(), interval(&|s| has_support(s).then_some(s.groups[g])))
+            })
+            .collect(),
         resamples,
         seed,
     }
