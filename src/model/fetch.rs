@@ -175,12 +175,25 @@ fn fetch_into_temp(
 }
 
 fn install(tmp: tempfile::TempDir, target: &Path, entry: &ModelEntry) -> Result<ResolvedModel> {
+    let resolved =
+        ResolvedModel { dir: target.to_path_buf(), name: entry.name.clone(), revision: entry.revision.clone(), verified: true };
+    // Another run may have fetched the same model meanwhile: a verified
+    // copy in place wins, and ours is dropped with the temporary folder.
     if target.exists() {
+        if verify(target, entry).is_ok() {
+            return Ok(resolved);
+        }
         std::fs::remove_dir_all(target).map_err(|e| Error::io(target, e))?;
     }
-    let tmp_path = tmp.keep();
-    std::fs::rename(&tmp_path, target).map_err(|e| Error::io(target, e))?;
-    Ok(ResolvedModel { dir: target.to_path_buf(), name: entry.name.clone(), revision: entry.revision.clone(), verified: true })
+    if let Err(e) = std::fs::rename(tmp.path(), target) {
+        if verify(target, entry).is_ok() {
+            return Ok(resolved);
+        }
+        return Err(Error::io(target, e));
+    }
+    // The folder now lives under its final name; nothing is left to delete.
+    let _ = tmp.keep();
+    Ok(resolved)
 }
 
 fn hub_api() -> Result<hf_hub::api::sync::Api> {

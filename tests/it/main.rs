@@ -4,3 +4,4 @@ mod support;
 mod embed_ref;
 mod label;
 mod eval;
+mod fetch;

@@ -16,15 +16,19 @@ pub fn shared() -> PathBuf {
     root().join("..").join("shared")
 }
 
-/// The default model's folder, fetched by `.ci/run` (`themes model fetch`).
+/// The default model's folder in the repository's store, fetched (and
+/// verified) on first use, as the CLI does.
 pub fn model_dir() -> PathBuf {
-    let dir = root().join("models").join("all-MiniLM-L6-v2");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "{} has no model: run `cargo run --release -- model fetch` first",
-        dir.display()
-    );
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use themes::model::fetch::{resolve, ResolveOptions};
+        use themes::model::registry::{Registry, DEFAULT_MODEL};
+        let mut options = ResolveOptions::from_env();
+        options.store = root().join("models");
+        let registry = Registry::builtin().expect("registry");
+        resolve(DEFAULT_MODEL, &registry, &options).expect("the default model resolves or fetches").dir
+    })
+    .clone()
 }
 
 /// The default model, loaded once and shared by every test.
@@ -37,6 +41,8 @@ pub fn embedder() -> &'static Embedder {
 }
 
 /// The `themes` binary built for this test run.
+/// The model is fetched first, once, so parallel tests never race to fetch it.
 pub fn themes() -> assert_cmd::Command {
+    model_dir();
     assert_cmd::Command::cargo_bin("themes").expect("themes binary")
 }
