@@ -34,6 +34,8 @@ enum Command {
     Label(cmd::label::Args),
     /// Score the classifier against hand-labelled gold data.
     Eval(cmd::eval::Args),
+    /// Fit per-label thresholds to gold data, with an honest estimate.
+    Calibrate(cmd::calibrate::Args),
     /// Fit the classifier's learned weights to hand labels.
     Train(cmd::train::Args),
     /// Measure embedding throughput on a corpus.
@@ -48,11 +50,18 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     themes::embed::keep_freed_memory();
+    // Ctrl-C must not leave a temporary output file behind; the output under
+    // its final name never exists before the run completes.
+    let _ = ctrlc::set_handler(|| {
+        themes::output::remove_temporaries();
+        std::process::exit(130);
+    });
     cmd::init_logging(cli.verbose, cli.quiet);
     let global = cmd::Global { quiet: cli.quiet };
     let result = match cli.command {
         Command::Label(args) => cmd::label::run(args, &global),
         Command::Eval(args) => cmd::eval::run(args, &global),
+        Command::Calibrate(args) => cmd::calibrate::run(args, &global),
         Command::Train(args) => cmd::train::run(args, &global),
         Command::Bench(args) => cmd::bench::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),

@@ -2,6 +2,7 @@
 //! that several commands take, and the mapping of errors to exit codes.
 
 pub mod bench;
+pub mod calibrate;
 pub mod common;
 pub mod embed;
 pub mod eval;

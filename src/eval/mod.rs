@@ -6,3 +6,4 @@ pub mod experiment;
 pub mod report;
 pub mod kinds;
 pub mod html;
+pub mod calibrate;

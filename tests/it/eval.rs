@@ -158,3 +158,27 @@ fn vietnamese_paragraphs_are_flagged() {
     assert_eq!(rows[1]["flags"][0], "language:vi");
     let _ = shared();
 }
+
+#[test]
+fn calibrate_prints_cross_validated_beside_in_sample_and_writes_a_label_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("calibrated.toml");
+    let run = themes()
+        .env("THEMES_CACHE", dir.path().join("cache"))
+        .args(["calibrate", "--gold"])
+        .arg(seeds_gold())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("F1 fitted (cv)"));
+    let printed = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+    let macro_line = printed.lines().find(|l| l.starts_with("macro")).unwrap();
+    let figures: Vec<f64> = macro_line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+    assert_eq!(figures.len(), 3, "{macro_line}");
+    assert!(figures[1] >= figures[2], "in-sample is never below cross-validated here: {macro_line}");
+    let set = themes::labels::LabelSet::load(&out).unwrap();
+    assert_eq!(set.labels.len(), 13);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("# The default label set"), "comments are kept");
+}

@@ -184,7 +184,11 @@ fn an_interrupted_run_leaves_no_output_file() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(4));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(!out.exists(), "a killed run must not leave {}", out.display());
+    // Ctrl-C: the run stops with 130 and removes its temporary file.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!out.exists(), "an interrupted run must not leave {}", out.display());
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "no temporary file left: {names:?}");
 }
