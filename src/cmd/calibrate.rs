@@ -4,13 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use themes::eval::calibrate::calibrate;
-use themes::eval::gold::{check_labels, read_gold};
 use themes::learn::grouped_folds;
-use themes::output::AtomicFile;
 
-use super::common::{predict_gold, LabelArgs, ModelArgs};
+use super::common::{predict_gold, read_gold_sets, write_label_file, LabelArgs, ModelArgs};
 use super::Global;
 
 /// Fit per-label thresholds that maximize F1 on gold data.
@@ -50,19 +47,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let label_set = args.labels.load()?;
-    let source_text = match &args.labels.labels {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-        None => themes::labels::BUILTIN_TEXT.to_owned(),
-    };
-    let mut sets = Vec::new();
-    let mut articles = Vec::new();
-    for path in &args.gold {
-        let rows = read_gold(path)?;
-        check_labels(&rows, &label_set, path)?;
-        articles.extend(rows.iter().map(|r| format!("{}/{}", path.display(), r.article)));
-        sets.push(rows);
-    }
+    let (label_set, source_text) = args.labels.load_with_text()?;
+    let sets = read_gold_sets(&args.gold, &label_set)?;
+    let articles: Vec<String> = args
+        .gold
+        .iter()
+        .zip(&sets)
+        .flat_map(|(path, rows)| rows.iter().map(move |r| format!("{}/{}", path.display(), r.article)))
+        .collect();
     let distinct: std::collections::BTreeSet<&String> = articles.iter().collect();
     anyhow::ensure!(args.cv >= 2 && distinct.len() >= args.cv, "--cv {} needs at least that many articles (the gold has {})", args.cv, distinct.len());
     let embedder = args.model.load(global)?;
@@ -93,9 +85,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     println!("(in-sample: fitted and scored on the same gold; cv: {}-fold, grouped by article, seed {})", args.cv, args.seed);
     let map = ids.iter().cloned().zip(c.thresholds.iter().copied()).collect();
     let text = themes::labels::rewrite(&source_text, &label_set.source, Some(&map), None, None)?;
-    themes::labels::LabelSet::parse(&text, &args.out)?;
-    let mut file = AtomicFile::create(&args.out)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", args.out.display()))?;
-    file.commit()?;
+    write_label_file(&text, &args.out)?;
     Ok(ExitCode::SUCCESS)
 }

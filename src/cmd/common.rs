@@ -128,6 +128,40 @@ impl LabelArgs {
             None => themes::labels::LabelSet::builtin()?,
         })
     }
+
+    /// Loads the label set and its file's text, for commands that write a
+    /// changed copy of the file.
+    pub fn load_with_text(&self) -> anyhow::Result<(themes::labels::LabelSet, String)> {
+        let text = match &self.labels {
+            Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            None => themes::labels::BUILTIN_TEXT.to_owned(),
+        };
+        Ok((self.load()?, text))
+    }
+}
+
+/// Writes a label file atomically, after checking that it loads.
+pub fn write_label_file(text: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    themes::labels::LabelSet::parse(text, out)?;
+    let mut file = themes::output::AtomicFile::create(out)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+    file.commit()?;
+    Ok(())
+}
+
+/// Reads gold files and checks their label ids against the label set.
+pub fn read_gold_sets(
+    paths: &[std::path::PathBuf],
+    label_set: &themes::labels::LabelSet,
+) -> anyhow::Result<Vec<Vec<themes::eval::gold::GoldRow>>> {
+    paths
+        .iter()
+        .map(|path| {
+            let rows = themes::eval::gold::read_gold(path)?;
+            themes::eval::gold::check_labels(&rows, label_set, path)?;
+            Ok(rows)
+        })
+        .collect()
 }
 
 /// Runs the classifier over gold articles (rebuilt from the gold rows) and

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use themes::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_cv};
-use themes::eval::gold::{check_labels, check_text, read_gold, GoldRow};
+use themes::eval::gold::{check_text, GoldRow};
 use themes::eval::kinds::{kinds, KindInput};
 use themes::eval::report::{
     now_utc, regressions, table, AnchorResult, ErrorRow, Identity, KindResult, PredictionRow, Report, SetResult,
@@ -18,7 +18,7 @@ use themes::learn::grouped_folds;
 use themes::output::AtomicFile;
 use themes::pipeline::Prediction;
 
-use super::common::{predict_gold, uncovered_language, LabelArgs, ModelArgs};
+use super::common::{predict_gold, read_gold_sets, uncovered_language, LabelArgs, ModelArgs};
 use super::Global;
 
 /// Score the classifier against hand-labelled gold data.
@@ -102,14 +102,10 @@ struct GoldSet {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let label_set = args.labels.load()?;
     let ids = label_set.ids();
+    let files = if args.articles.is_empty() { Vec::new() } else { read_all(&args.articles)? };
     let mut sets = Vec::new();
-    for path in &args.gold {
-        let rows = read_gold(path)?;
-        check_labels(&rows, &label_set, path)?;
-        if !args.articles.is_empty() {
-            let files = read_all(&args.articles)?;
-            check_text(&rows, &files, path)?;
-        }
+    for (path, rows) in args.gold.iter().zip(read_gold_sets(&args.gold, &label_set)?) {
+        check_text(&rows, &files, path)?;
         let name = path.file_stem().map_or_else(|| "gold".to_owned(), |s| s.to_string_lossy().into_owned());
         sets.push(GoldSet { name, rows });
     }

@@ -4,12 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use themes::eval::gold::{check_labels, read_gold};
 use themes::learn::{fit, FitOptions};
-use themes::output::AtomicFile;
 
-use super::common::{predict_gold, LabelArgs, ModelArgs};
+use super::common::{predict_gold, read_gold_sets, write_label_file, LabelArgs, ModelArgs};
 use super::Global;
 
 /// Fit the classifier's weights to hand labels.
@@ -41,17 +38,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let label_set = args.labels.load()?;
-    let source_text = match &args.labels.labels {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-        None => themes::labels::BUILTIN_TEXT.to_owned(),
-    };
-    let mut sets = Vec::new();
-    for path in &args.gold {
-        let rows = read_gold(path)?;
-        check_labels(&rows, &label_set, path)?;
-        sets.push(rows);
-    }
+    let (label_set, source_text) = args.labels.load_with_text()?;
+    let sets = read_gold_sets(&args.gold, &label_set)?;
     let embedder = args.model.load(global)?;
     let predictions = predict_gold(&sets, &args.gold, &label_set, &embedder, args.no_cache)?;
     let ids = label_set.ids();
@@ -60,11 +48,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let (combiner, biases) = fit(&features, &gold, FitOptions::default());
     let bias_map = ids.iter().cloned().zip(biases.iter().copied()).collect();
     let text = themes::labels::rewrite(&source_text, &label_set.source, None, Some(&bias_map), Some(&combiner))?;
-    // The result must load before it replaces anything.
-    themes::labels::LabelSet::parse(&text, &args.out)?;
-    let mut file = AtomicFile::create(&args.out)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", args.out.display()))?;
-    file.commit()?;
+    write_label_file(&text, &args.out)?;
     if !global.quiet {
         eprintln!("trained on {} paragraphs; weights written to {}", gold.len(), args.out.display());
         for (name, w) in themes::classify::FEATURES.iter().zip(&combiner.weights) {

@@ -182,3 +182,27 @@ fn calibrate_prints_cross_validated_beside_in_sample_and_writes_a_label_file() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("# The default label set"), "comments are kept");
 }
+
+#[test]
+fn train_writes_weights_and_refuses_bad_gold() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trained.toml");
+    themes()
+        .env("THEMES_CACHE", dir.path().join("cache"))
+        .args(["train", "--quiet", "--gold"])
+        .arg(seeds_gold())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let trained = themes::labels::LabelSet::load(&out).unwrap();
+    assert!(trained.classifier.is_some() && trained.labels.iter().any(|l| l.bias != 0.0));
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let unknown = dir.path().join("unknown.jsonl");
+    std::fs::write(&unknown, "{\"article\": \"a\", \"paragraph\": 1, \"text\": \"t\", \"labels\": [\"mekong\"]}\n").unwrap();
+    for (gold, message) in [(&empty, "empty.jsonl: no gold rows"), (&unknown, "unknown.jsonl:1: unknown label id \"mekong\"")] {
+        themes().args(["train", "--gold"]).arg(gold).arg("--out").arg(dir.path().join("x.toml")).assert().code(2).stderr(contains(message));
+    }
+    assert!(!dir.path().join("x.toml").exists());
+}
