@@ -11,7 +11,11 @@
 //! 3. [`labels`] reads a label set; [`classify`] scores every paragraph
 //!    against every label.
 //! 4. [`output`] writes rows (JSONL, CSV) and article summaries, atomically.
-//! 5. [`eval`] scores predictions against hand-labelled gold data.
+//! 5. [`eval`] scores predictions against hand-labelled gold data;
+//!    [`learn`] fits the classifier's weights to it.
+//!
+//! [`pipeline`] runs one article through embed and classify, so memory
+//! stays flat however large the input.
 #![warn(missing_docs)]
 
 pub mod error;

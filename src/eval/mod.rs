@@ -1,5 +1,7 @@
 //! Evaluation: gold data, metrics, bootstrap intervals, calibration and
-//! reports. The numeric core does no I/O.
+//! reports. The numeric core (`score`, `experiment`, `calibrate`, `kinds`)
+//! does no I/O; `gold` reads files and `report`/`html` render.
+
 pub mod score;
 pub mod gold;
 pub mod experiment;
