@@ -156,24 +156,31 @@ pub fn read_source(source: &Source) -> Result<Vec<Article>> {
     } else {
         std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?
     };
-    let text = decode(&source.path, &bytes)?;
-    let format = if source.is_stdin() && text.trim_start().starts_with('{') {
+    let head = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let format = if source.is_stdin() && head.trim_ascii_start().starts_with(b"{") {
         Format::Jsonl
     } else {
         source.format
     };
+    parse_articles(&source.path, &bytes, format)
+}
+
+/// Parses a file's bytes as articles: the whole of what reading a file
+/// does, without the file system (and the entry point the fuzz targets use).
+pub fn parse_articles(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<Article>> {
+    let text = decode(path, bytes)?;
     match format {
         Format::Text => {
             let paragraphs = split_paragraphs(text);
             if paragraphs.is_empty() {
                 return Err(Error::invalid(
-                    Location::file(&source.path),
+                    Location::file(path),
                     "no paragraphs: the file is empty or holds only white space",
                 ));
             }
-            Ok(vec![Article { id: article_id(&source.path), source: Location::file(&source.path), paragraphs }])
+            Ok(vec![Article { id: article_id(path), source: Location::file(path), paragraphs }])
         }
-        Format::Jsonl => parse_jsonl(&source.path, text),
+        Format::Jsonl => parse_jsonl(path, text),
     }
 }
 
