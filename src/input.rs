@@ -65,6 +65,21 @@ pub fn split_paragraphs(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The longest paragraph read, in bytes. News paragraphs are a few hundred
+/// bytes; a line this long is a file that lost its line breaks, and
+/// labelling it as one paragraph would take hours and mean nothing.
+pub const MAX_PARAGRAPH_BYTES: usize = 256 * 1024;
+
+fn too_long(location: Location, bytes: usize) -> Error {
+    Error::invalid(
+        location,
+        format!(
+            "a paragraph of {bytes} bytes (the limit is {MAX_PARAGRAPH_BYTES}): themes reads one paragraph per line; \
+             has this file lost its line breaks?"
+        ),
+    )
+}
+
 /// What a file is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -171,6 +186,9 @@ pub fn parse_articles(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<A
     let text = decode(path, bytes)?;
     match format {
         Format::Text => {
+            if let Some((index, line)) = text.split('\n').enumerate().find(|(_, l)| l.len() > MAX_PARAGRAPH_BYTES) {
+                return Err(too_long(Location::line(path, index + 1), line.len()));
+            }
             let paragraphs = split_paragraphs(text);
             if paragraphs.is_empty() {
                 return Err(Error::invalid(
@@ -245,6 +263,9 @@ fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Article>> {
             return Err(Error::invalid(location, format!("article id {id:?} already used on line {first}")));
         }
         let paragraphs = split_paragraphs(&raw.text);
+        if let Some(long) = paragraphs.iter().find(|p| p.len() > MAX_PARAGRAPH_BYTES) {
+            return Err(too_long(location, long.len()));
+        }
         if paragraphs.is_empty() {
             return Err(Error::invalid(location, format!("article {id:?} has no paragraphs: `text` is empty")));
         }

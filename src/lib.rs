@@ -10,7 +10,9 @@
 //!    batches, with [`cache`] remembering vectors already computed.
 //! 3. [`labels`] reads a label set; [`classify`] scores every paragraph
 //!    against every label.
-//! 4. [`output`] writes rows (JSONL, CSV) and article summaries, atomically.
+//! 4. [`output`] writes rows (JSONL, CSV) and article summaries, atomically;
+//!    [`journal`] commits long runs article by article so they can resume,
+//!    and [`shard`] splits a batch over machines and merges the parts.
 //! 5. [`eval`] scores predictions against hand-labelled gold data;
 //!    [`learn`] fits the classifier's weights to it.
 //!
@@ -26,6 +28,8 @@ pub mod cache;
 pub mod labels;
 pub mod classify;
 pub mod output;
+pub mod journal;
+pub mod shard;
 pub mod eval;
 pub mod learn;
 pub mod pipeline;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// sentence-transformer, and measure how well it does.
 ///
 /// Exit codes: 0 success; 1 the run worked but the answer is "no" (an eval
-/// gate failed, a check found problems); 2 an error (bad input, missing
+/// gate failed, a check found problems, --keep-going skipped files); 2 an error (bad input, missing
 /// model, I/O); 130 interrupted.
 #[derive(Parser)]
 #[command(name = "themes", version, propagate_version = true, max_term_width = 100)]
@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Label every paragraph of articles with themes (the main job).
     Label(cmd::label::Args),
+    /// Join the outputs of `label --shard I/N` runs into one.
+    Merge(cmd::merge::Args),
     /// Score the classifier against hand-labelled gold data.
     Eval(cmd::eval::Args),
     /// Fit per-label thresholds to gold data, with an honest estimate.
@@ -54,12 +56,19 @@ fn main() -> ExitCode {
     // its final name never exists before the run completes.
     let _ = ctrlc::set_handler(|| {
         themes::output::remove_temporaries();
+        if let Some(journal) = themes::journal::active() {
+            eprintln!(
+                "interrupted: the articles done are kept in {}; run the same command with --resume to go on",
+                journal.display()
+            );
+        }
         std::process::exit(130);
     });
     cmd::init_logging(cli.verbose, cli.quiet);
     let global = cmd::Global { quiet: cli.quiet };
     let result = match cli.command {
         Command::Label(args) => cmd::label::run(args, &global),
+        Command::Merge(args) => cmd::merge::run(args, &global),
         Command::Eval(args) => cmd::eval::run(args, &global),
         Command::Calibrate(args) => cmd::calibrate::run(args, &global),
         Command::Train(args) => cmd::train::run(args, &global),

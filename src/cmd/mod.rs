@@ -7,6 +7,7 @@ pub mod common;
 pub mod embed;
 pub mod eval;
 pub mod label;
+pub mod merge;
 pub mod model;
 pub mod train;
 
@@ -53,13 +54,21 @@ pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
 /// A progress bar on stderr with rate and ETA; hidden when stderr is not a
 /// terminal or `--quiet` is given.
 pub fn progress(total: u64, global: &Global) -> indicatif::ProgressBar {
+    progress_of(total, "paragraphs", global)
+}
+
+/// A progress bar counting `unit`s; a spinner when `total` is 0 (unknown).
+pub fn progress_of(total: u64, unit: &str, global: &Global) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if global.quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
+    if total == 0 {
+        return indicatif::ProgressBar::new_spinner();
+    }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} paragraphs  {per_sec}  ETA {eta}")
+        indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}"))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar

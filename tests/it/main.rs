@@ -5,3 +5,5 @@ mod embed_ref;
 mod label;
 mod eval;
 mod fetch;
+mod batch;
+mod battery;

@@ -1,0 +1,57 @@
+//! `themes merge`: joins the outputs of `themes label --shard I/N` runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use themes::journal::Outputs;
+
+use super::label::Format;
+use super::Global;
+
+/// Join shard outputs into one, as a single run would have written it.
+///
+/// Give the JSONL outputs of `themes label --shard I/N --out PART` runs, in
+/// any order; each needs its manifest PART.shard.json beside it. merge
+/// checks that they are the N parts of one run (same inputs, model, label
+/// set), that no part is missing or repeated, and that every article is
+/// there exactly once with all its paragraphs, then writes them in shard
+/// order. Files that shards skipped with --keep-going are listed (exit 1).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shards' outputs (JSONL).
+    #[arg(required = true)]
+    parts: Vec<PathBuf>,
+
+    /// The merged output (written atomically).
+    #[arg(short, long)]
+    out: PathBuf,
+
+    /// Row format of the merged output.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
+
+    /// Also write the article-level view (JSONL).
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let outputs = Outputs { out: &args.out, format: args.format.into(), summary: args.summary.as_deref(), ids: &[] };
+    let (totals, skipped) = themes::shard::merge(&args.parts, &outputs)?;
+    let mut reported = std::collections::BTreeSet::new();
+    for s in &skipped {
+        if reported.insert(&s.reason) {
+            eprintln!("skipped by a shard: {}", s.reason);
+        }
+    }
+    if !global.quiet {
+        eprintln!(
+            "merged {} shards: {} articles, {} paragraphs; {} files skipped",
+            args.parts.len(),
+            totals.articles,
+            totals.paragraphs,
+            reported.len()
+        );
+    }
+    Ok(if skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,413 @@
+//! Write, for long runs: rows are committed article by article to a journal
+//! beside the output (`OUT.partial`), so a run that is stopped (Ctrl-C, a
+//! killed machine, a full disk) loses at most the article it was on, and
+//! `--resume` goes on from there. When every article is done the journal is
+//! turned into the output the user asked for (JSONL or CSV, and the article
+//! summaries), atomically, and deleted.
+//!
+//! The journal is JSONL: a header line naming the run's fingerprint, then
+//! for each article its rows followed by an end line
+//! `{"end": ID, "paragraphs": N}`. An article counts as done only once its
+//! end line is on disk (fsync); anything after the last end line, such as
+//! the half-written rows of the article a killed run was on, is cut off on
+//! resume and redone.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Location, Result};
+use crate::output::{summarize, CsvRows, LabelRow, Sink};
+
+const VERSION: u32 = 1;
+
+/// The journal kept while `out` is being produced.
+pub fn journal_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+/// The journal of the run in progress, for the interrupt handler's message.
+static ACTIVE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The journal being written, if any: what an interrupted run leaves behind.
+pub fn active() -> Option<PathBuf> {
+    ACTIVE.lock().ok().and_then(|a| a.clone())
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    themes_journal: u32,
+    fingerprint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct End {
+    end: String,
+    paragraphs: usize,
+}
+
+/// Only what resuming needs from a row.
+#[derive(Deserialize)]
+struct RowKey {
+    article: String,
+    paragraph: usize,
+}
+
+/// An open journal, positioned after its last complete article.
+pub struct Journal {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    /// Ids of the articles already done, in order (from an earlier run when
+    /// resuming).
+    pub done: Vec<String>,
+}
+
+impl Journal {
+    /// Starts a new journal for a run with `fingerprint`, replacing any old one.
+    pub fn create(path: &Path, fingerprint: &str) -> Result<Journal> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), done: Vec::new() };
+        let header = Header { themes_journal: VERSION, fingerprint: fingerprint.to_owned() };
+        journal.write_line(&header)?;
+        journal.sync()?;
+        journal.set_active();
+        Ok(journal)
+    }
+
+    /// Reopens the journal of an interrupted run with the same fingerprint:
+    /// keeps its complete articles and cuts off anything after them. No
+    /// journal means nothing was done yet: a new one is started.
+    pub fn resume(path: &Path, fingerprint: &str) -> Result<Journal> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Journal::create(path, fingerprint),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        let mut offset = 0u64;
+        let mut keep = 0u64;
+        let mut done = Vec::new();
+        let mut pending: Vec<RowKey> = Vec::new();
+        let mut number = 0usize;
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(|e| Error::io(path, e))?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break; // end of file, or a line torn by the interruption
+            }
+            number += 1;
+            offset += n as u64;
+            if number == 1 {
+                let header: Option<Header> = serde_json::from_slice(&line).ok();
+                match header {
+                    Some(h) if h.themes_journal == VERSION && h.fingerprint == fingerprint => {
+                        keep = offset;
+                        continue;
+                    }
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            Location::file(path),
+                            "this journal belongs to a run with other inputs, label set, model or options; \
+                             rerun with the same ones to resume, or without --resume to start over",
+                        ))
+                    }
+                    None => {
+                        return Err(Error::invalid(
+                            Location::line(path, 1),
+                            "not a themes journal; move it away, or run without --resume to start over",
+                        ))
+                    }
+                }
+            }
+            if let Ok(end) = serde_json::from_slice::<End>(&line) {
+                let complete = pending.len() == end.paragraphs
+                    && pending.iter().enumerate().all(|(i, r)| r.article == end.end && r.paragraph == i + 1);
+                if !complete {
+                    break;
+                }
+                done.push(end.end);
+                pending.clear();
+                keep = offset;
+            } else if let Ok(row) = serde_json::from_slice::<RowKey>(&line) {
+                pending.push(row);
+            } else {
+                break;
+            }
+        }
+        if number == 0 {
+            return Journal::create(path, fingerprint);
+        }
+        drop(reader);
+        let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+        file.set_len(keep).map_err(|e| Error::io(path, e))?;
+        file.sync_all().map_err(|e| Error::io(path, e))?;
+        let file = OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
+        let journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), done };
+        journal.set_active();
+        Ok(journal)
+    }
+
+    fn set_active(&self) {
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = Some(self.path.clone());
+        }
+    }
+
+    fn write_line<T: Serialize>(&mut self, value: &T) -> Result<()> {
+        let mut line = serde_json::to_vec(value).map_err(|e| Error::io(&self.path, e.into()))?;
+        line.push(b'\n');
+        self.writer.write_all(&line).map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.writer.flush().map_err(|e| Error::io(&self.path, e))?;
+        self.writer.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Commits one article's rows: they are on disk when this returns.
+    pub fn append(&mut self, article: &str, rows: &[LabelRow]) -> Result<()> {
+        for row in rows {
+            self.write_line(row)?;
+        }
+        self.write_line(&End { end: article.to_owned(), paragraphs: rows.len() })?;
+        self.sync()?;
+        self.done.push(article.to_owned());
+        Ok(())
+    }
+
+    /// Turns the finished journal into the requested outputs and deletes it.
+    pub fn finish(mut self, outputs: &Outputs) -> Result<Totals> {
+        self.sync()?;
+        let totals = write_outputs(&[self.path.clone()], outputs)?;
+        std::fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = None;
+        }
+        Ok(totals)
+    }
+}
+
+/// Row formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// One JSON object per paragraph.
+    Jsonl,
+    /// One line per paragraph, one score column per label.
+    Csv,
+}
+
+/// What to write at the end of a run (or a merge).
+pub struct Outputs<'a> {
+    /// The rows' file.
+    pub out: &'a Path,
+    /// Its format.
+    pub format: RowFormat,
+    /// The article summaries' file, if asked for.
+    pub summary: Option<&'a Path>,
+    /// Label ids in label-set order (CSV columns, summary order).
+    pub ids: &'a [String],
+}
+
+/// What was written.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Articles written.
+    pub articles: usize,
+    /// Paragraph rows written.
+    pub paragraphs: usize,
+}
+
+/// Reads articles' rows, in order, from journals or JSONL row files (header
+/// and end lines are skipped), checking as it goes that no article appears
+/// twice and that every article's paragraphs run 1..n.
+pub struct ArticleRows {
+    files: Vec<PathBuf>,
+    current: Option<(PathBuf, std::io::Lines<BufReader<File>>, usize)>,
+    held: Option<(LabelRow, Location)>,
+    seen: std::collections::HashMap<String, Location>,
+}
+
+impl ArticleRows {
+    /// Reads `files` one after the other.
+    pub fn new(files: &[PathBuf]) -> ArticleRows {
+        ArticleRows { files: files.iter().rev().cloned().collect(), current: None, held: None, seen: Default::default() }
+    }
+
+    fn next_row(&mut self) -> Result<Option<(LabelRow, Location)>> {
+        if let Some(held) = self.held.take() {
+            return Ok(Some(held));
+        }
+        loop {
+            if self.current.is_none() {
+                let Some(path) = self.files.pop() else { return Ok(None) };
+                let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+                self.current = Some((path, BufReader::new(file).lines(), 0));
+            }
+            let Some((path, lines, number)) = self.current.as_mut() else { continue };
+            let Some(line) = lines.next() else {
+                self.current = None;
+                continue;
+            };
+            *number += 1;
+            let location = Location::line(&*path, *number);
+            let line = line.map_err(|e| Error::io(&*path, e))?;
+            if line.trim().is_empty() || line.starts_with("{\"themes_journal\"") || line.starts_with("{\"end\"") {
+                continue;
+            }
+            let row: LabelRow = serde_json::from_str(&line)
+                .map_err(|e| Error::invalid(location.clone(), format!("not a themes JSONL row: {e}")))?;
+            return Ok(Some((row, location)));
+        }
+    }
+
+    /// The next article's rows.
+    pub fn next_article(&mut self) -> Result<Option<Vec<LabelRow>>> {
+        let Some((first, location)) = self.next_row()? else { return Ok(None) };
+        if let Some(previous) = self.seen.insert(first.article.clone(), location.clone()) {
+            return Err(Error::invalid(
+                location,
+                format!("article {:?} is repeated (also at {previous}); each article must be labelled once", first.article),
+            ));
+        }
+        let mut rows = vec![first];
+        loop {
+            match self.next_row()? {
+                // An article never continues into the next file: the same id
+                // there is a repeat.
+                Some((row, loc)) if row.article == rows[0].article && loc.path == location.path => {
+                    if row.paragraph != rows.len() + 1 {
+                        return Err(Error::invalid(
+                            loc,
+                            format!(
+                                "article {:?}: paragraph {} where {} was expected; the file is damaged or edited",
+                                row.article,
+                                row.paragraph,
+                                rows.len() + 1
+                            ),
+                        ));
+                    }
+                    rows.push(row);
+                }
+                Some(other) => {
+                    self.held = Some(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if rows[0].paragraph != 1 {
+            return Err(Error::invalid(
+                location,
+                format!("article {:?} starts at paragraph {}, not 1; the file is damaged or edited", rows[0].article, rows[0].paragraph),
+            ));
+        }
+        Ok(Some(rows))
+    }
+}
+
+/// Writes the rows of `files` (journals or row files) as the final outputs,
+/// each atomically.
+pub fn write_outputs(files: &[PathBuf], outputs: &Outputs) -> Result<Totals> {
+    let sink = Sink::create(Some(outputs.out))?;
+    let mut jsonl = None;
+    let mut csv = None;
+    match outputs.format {
+        RowFormat::Jsonl => jsonl = Some(sink),
+        RowFormat::Csv => csv = Some(CsvRows::new(sink, outputs.ids)?),
+    }
+    let mut summary = outputs.summary.map(|p| Sink::create(Some(p))).transpose()?;
+    let mut reader = ArticleRows::new(files);
+    let mut totals = Totals::default();
+    while let Some(rows) = reader.next_article()? {
+        for row in &rows {
+            if let Some(sink) = jsonl.as_mut() {
+                sink.write_json_line(row)?;
+            }
+            if let Some(csv) = csv.as_mut() {
+                csv.write(row)?;
+            }
+        }
+        if let Some(sink) = summary.as_mut() {
+            sink.write_json_line(&summarize(&rows[0].article, &rows, outputs.ids))?;
+        }
+        totals.articles += 1;
+        totals.paragraphs += rows.len();
+    }
+    if let Some(sink) = jsonl {
+        sink.finish()?;
+    }
+    if let Some(csv) = csv {
+        csv.finish()?;
+    }
+    if let Some(sink) = summary {
+        sink.finish()?;
+    }
+    Ok(totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(article: &str, paragraph: usize) -> LabelRow {
+        LabelRow {
+            article: article.to_owned(),
+            paragraph,
+            text: format!("{article} {paragraph}"),
+            labels: vec![],
+            scores: [("a".to_owned(), 0.25)].into_iter().collect(),
+            evidence: Default::default(),
+            flags: vec![],
+        }
+    }
+
+    #[test]
+    fn resume_keeps_complete_articles_and_cuts_the_torn_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl.partial");
+        let mut j = Journal::create(&path, "fp").unwrap();
+        j.append("a", &[row("a", 1), row("a", 2)]).unwrap();
+        j.append("b", &[row("b", 1)]).unwrap();
+        drop(j);
+        let complete = std::fs::metadata(&path).unwrap().len();
+        // A killed run: one row of article c written, no end line, then a torn line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(serde_json::to_string(&row("c", 1)).unwrap().as_bytes()).unwrap();
+        f.write_all(b"\n{\"article\":\"c\",\"parag").unwrap();
+        drop(f);
+        let j = Journal::resume(&path, "fp").unwrap();
+        assert_eq!(j.done, vec!["a", "b"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), complete);
+        let err = Journal::resume(&path, "other").err().unwrap().to_string();
+        assert!(err.contains("other inputs, label set"), "{err}");
+    }
+
+    #[test]
+    fn rows_are_checked_for_repeats_and_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, rows: &[LabelRow]| {
+            let p = dir.path().join(name);
+            let text: String = rows.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let one = write("1.jsonl", &[row("a", 1), row("a", 2), row("b", 1)]);
+        let two = write("2.jsonl", &[row("c", 1)]);
+        let mut r = ArticleRows::new(&[one.clone(), two]);
+        let ids: Vec<String> = std::iter::from_fn(|| r.next_article().unwrap()).map(|rows| rows[0].article.clone()).collect();
+        assert_eq!(ids, vec!["a", "b", "c"]);
+        let again = write("3.jsonl", &[row("b", 1)]);
+        let mut r = ArticleRows::new(&[one.clone(), again]);
+        let err = std::iter::from_fn(|| r.next_article().transpose()).find_map(|x| x.err()).unwrap().to_string();
+        assert!(err.contains("3.jsonl:1: article \"b\" is repeated (also at "), "{err}");
+        let gap = write("4.jsonl", &[row("d", 1), row("d", 3)]);
+        let err = ArticleRows::new(&[gap]).next_article().err().unwrap().to_string();
+        assert!(err.contains("4.jsonl:2: article \"d\": paragraph 3 where 2"), "{err}");
+    }
+}
