@@ -14,7 +14,8 @@
 //!    [`journal`] commits long runs article by article so they can resume,
 //!    and [`shard`] splits a batch over machines and merges the parts.
 //! 5. [`eval`] scores predictions against hand-labelled gold data;
-//!    [`learn`] fits the classifier's weights to it.
+//!    [`learn`] fits the classifier's weights to it; [`head`] fits trained
+//!    heads on paragraph vectors with the zero-shot classifier as prior.
 //!
 //! [`pipeline`] runs one article through embed and classify, so memory
 //! stays flat however large the input.
@@ -32,6 +33,7 @@ pub mod journal;
 pub mod shard;
 pub mod eval;
 pub mod learn;
+pub mod head;
 pub mod pipeline;
 
 pub use error::{Error, Location, Result};

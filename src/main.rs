@@ -40,6 +40,11 @@ enum Command {
     Calibrate(cmd::calibrate::Args),
     /// Fit the classifier's learned weights to hand labels.
     Train(cmd::train::Args),
+    /// Rank unlabelled paragraphs for a label: which to hand-label first.
+    Suggest(cmd::suggest::Args),
+    /// Check a label set (and gold) for confusable, unused or missing labels.
+    #[command(subcommand)]
+    Labels(cmd::labels::Command),
     /// Measure embedding throughput on a corpus.
     Bench(cmd::bench::Args),
     /// Embed every paragraph and write one JSONL row with its vector per paragraph.
@@ -72,6 +77,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args, &global),
         Command::Calibrate(args) => cmd::calibrate::run(args, &global),
         Command::Train(args) => cmd::train::run(args, &global),
+        Command::Suggest(args) => cmd::suggest::run(args, &global),
+        Command::Labels(command) => cmd::labels::run(command, &global),
         Command::Bench(args) => cmd::bench::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),
         Command::Model(command) => cmd::model::run(command, &global),

@@ -10,8 +10,10 @@ use themes::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_
 use themes::eval::gold::{check_text, GoldRow};
 use themes::eval::kinds::{kinds, KindInput};
 use themes::eval::report::{
-    now_utc, regressions, table, AnchorResult, ErrorRow, Identity, KindResult, PredictionRow, Report, SetResult,
+    now_utc, regressions, table, AnchorResult, ErrorRow, FewShotPoint, Identity, KindResult, PredictionRow, Report,
+    SetResult,
 };
+use themes::head::{head_cv, margin, Head, HeadOptions};
 use themes::eval::score::{bootstrap, score};
 use themes::input::read_all;
 use themes::learn::grouped_folds;
@@ -35,6 +37,12 @@ use super::Global;
 /// paragraph vectors. Only such figures are honest for a label set whose
 /// weights were trained on the same gold.
 ///
+/// With --head DIR the trained head's decisions are scored (see `themes
+/// train`); with --cv K a head is also trained in each fold, on top of the
+/// fold's zero-shot scores, and scored beside it ("trained-head"). With
+/// --examples-per-label 2,4,8,16 that is repeated on N examples per label
+/// drawn from the training folds only: the few-shot curve, zero-shot as 0.
+///
 /// Exit codes: 0 done; 1 --against found a regression; 2 error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,6 +61,16 @@ pub struct Args {
     /// Article-grouped K-fold cross-validation of the classifier, with anchors.
     #[arg(long)]
     cv: Option<usize>,
+
+    /// Score this trained head (a folder made by `themes train --out DIR`).
+    /// With --cv, a head is retrained in each fold instead.
+    #[arg(long, conflicts_with = "predictions")]
+    head: Option<PathBuf>,
+
+    /// The few-shot curve: with --cv, F1 after training heads on N examples
+    /// per label (comma-separated list), 3 draws each.
+    #[arg(long, value_delimiter = ',', requires = "cv")]
+    examples_per_label: Vec<usize>,
 
     /// Seed of the folds and the bootstrap.
     #[arg(long, default_value_t = 13)]
@@ -115,7 +133,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let article_keys: Vec<String> = all_rows.iter().map(|(set, r)| format!("{set}/{}", r.article)).collect();
     let groups: BTreeMap<String, Vec<String>> =
         label_set.groups().into_iter().map(|g| (g.clone(), label_set.group(&g).iter().map(|l| l.id.clone()).collect())).collect();
-    let thresholds: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
+    let mut thresholds: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
+    let mut few_shot = Vec::new();
 
     let mut model_name = String::from("-");
     let mut model_revision = String::from("-");
@@ -132,8 +151,18 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         let rows: Vec<Vec<GoldRow>> = sets.iter().map(|s| s.rows.clone()).collect();
         predictions_by_row = predict_gold(&rows, &args.gold, &label_set, &embedder, args.no_cache)?.into_iter().map(Some).collect();
         let predictions: Vec<&Prediction> = predictions_by_row.iter().map(|p| p.as_ref().expect("every gold row is predicted")).collect();
+        let vectors: Vec<&[f32]> = predictions.iter().map(|p| p.vector.as_slice()).collect();
         match args.cv {
-            None => predictions.iter().map(|p| p.scores.clone()).collect(),
+            None => match &args.head {
+                None => predictions.iter().map(|p| p.scores.clone()).collect(),
+                Some(dir) => {
+                    let head = Head::load(dir, &model_name, &model_revision, embedder.dim(), &label_set)?;
+                    mode = format!("head {}", dir.display());
+                    let zero_shot = thresholds.clone();
+                    thresholds = head.thresholds();
+                    predictions.iter().map(|p| head.probabilities(&p.vector, &p.scores, &zero_shot)).collect()
+                }
+            },
             Some(k) => {
                 anyhow::ensure!(k >= 2, "--cv needs at least 2 folds");
                 let distinct: BTreeSet<&String> = article_keys.iter().collect();
@@ -142,9 +171,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 let folds = grouped_folds(&article_keys, k, args.seed);
                 let features: Vec<Vec<Vec<f32>>> = predictions.iter().map(|p| p.features.clone()).collect();
                 let similarity: Vec<Vec<f32>> = predictions.iter().map(|p| p.description_similarity.clone()).collect();
-                let vectors: Vec<Vec<f32>> = predictions.iter().map(|p| p.vector.clone()).collect();
+                let owned: Vec<Vec<f32>> = predictions.iter().map(|p| p.vector.clone()).collect();
                 let (cosine, chosen) = cosine_anchor_cv(&similarity, &gold_bools, &folds);
-                let logistic = logistic_anchor_cv(&vectors, &gold_bools, &folds);
+                let logistic = logistic_anchor_cv(&owned, &gold_bools, &folds);
                 let half = vec![0.5f32; ids.len()];
                 for (name, note, s, t) in [
                     ("cosine", format!("paragraph cosine to each label's description, one threshold per fold chosen on the training folds ({chosen:?})"), &cosine, &half),
@@ -158,7 +187,63 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                     };
                     anchors.push(AnchorResult { name: name.to_owned(), note, result });
                 }
-                classifier_cv(&features, &gold_bools, &folds)
+                let zero_shot = classifier_cv(&features, &gold_bools, &folds);
+                let margins: Vec<Vec<f32>> =
+                    zero_shot.iter().map(|r| r.iter().zip(&thresholds).map(|(s, t)| margin(*s, *t)).collect()).collect();
+                let options = HeadOptions::default();
+                let trained = head_cv(&vectors, &margins, &gold_bools, &folds, None, args.seed, options);
+                let decided = decide(&trained, &half, &ids);
+                let result = SetResult {
+                    name: "pooled".to_owned(),
+                    scores: score(&gold_sets, &decided, &ids, &groups),
+                    intervals: bootstrap(&gold_sets, &decided, &article_keys, &ids, &groups, args.resamples, args.seed),
+                };
+                if !args.examples_per_label.is_empty() {
+                    let zs = score(&gold_sets, &decide(&zero_shot, &thresholds, &ids), &ids, &groups);
+                    few_shot.push(FewShotPoint { examples: Some(0), macro_f1: zs.macro_f1, groups: zs.groups, draws: vec![zs.macro_f1] });
+                    for &n in &args.examples_per_label {
+                        let draws: Vec<_> = (0..3u64)
+                            .map(|d| {
+                                let s = head_cv(&vectors, &margins, &gold_bools, &folds, Some(n), args.seed + 1000 * (d + 1), options);
+                                score(&gold_sets, &decide(&s, &half, &ids), &ids, &groups)
+                            })
+                            .collect();
+                        let mean = |f: &dyn Fn(&themes::eval::score::Scores) -> f64| draws.iter().map(f).sum::<f64>() / draws.len() as f64;
+                        few_shot.push(FewShotPoint {
+                            examples: Some(n),
+                            macro_f1: mean(&|s| s.macro_f1),
+                            groups: groups.keys().map(|g| (g.clone(), mean(&|s| s.groups.get(g).copied().unwrap_or(0.0)))).collect(),
+                            draws: draws.iter().map(|s| s.macro_f1).collect(),
+                        });
+                    }
+                    few_shot.push(FewShotPoint {
+                        examples: None,
+                        macro_f1: result.scores.macro_f1,
+                        groups: result.scores.groups.clone(),
+                        draws: vec![result.scores.macro_f1],
+                    });
+                }
+                if args.head.is_some() {
+                    mode = format!("cv-{k} head");
+                    thresholds = half.clone();
+                    anchors.push(AnchorResult {
+                        name: "zero-shot".to_owned(),
+                        note: "the classifier without a head, its weights refitted in each fold".to_owned(),
+                        result: SetResult {
+                            name: "pooled".to_owned(),
+                            scores: score(&gold_sets, &decide(&zero_shot, &thresholds_of(&label_set), &ids), &ids, &groups),
+                            intervals: bootstrap(&gold_sets, &decide(&zero_shot, &thresholds_of(&label_set), &ids), &article_keys, &ids, &groups, args.resamples, args.seed),
+                        },
+                    });
+                    trained
+                } else {
+                    anchors.push(AnchorResult {
+                        name: "trained-head".to_owned(),
+                        note: "a logistic head per label on the paragraph vector with the fold's zero-shot score as prior, trained on the training folds, decided at 0.5".to_owned(),
+                        result,
+                    });
+                    zero_shot
+                }
             }
         }
     };
@@ -262,6 +347,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         sets: results,
         anchors,
         kinds: kind_results,
+        few_shot,
         predictions: prediction_rows,
         errors,
     };
@@ -303,6 +389,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn thresholds_of(set: &themes::labels::LabelSet) -> Vec<f32> {
+    set.labels.iter().map(|l| l.threshold).collect()
 }
 
 fn decide(scores: &[Vec<f32>], thresholds: &[f32], ids: &[String]) -> Vec<BTreeSet<String>> {
@@ -350,6 +440,20 @@ fn print_report(report: &Report, errors: bool) {
         for a in &report.anchors {
             let s = &a.result.scores;
             println!("  {:<22} core {:.3}  all {:.3}  micro {:.3}", a.name, s.groups.get("core").copied().unwrap_or(0.0), s.macro_f1, s.micro.f1);
+        }
+    }
+    if !report.few_shot.is_empty() {
+        println!();
+        println!("few-shot curve (heads trained on N examples per label from the training folds, mean of 3 draws):");
+        println!("  {:>10}  {:>12}  {:>13}  draws", "examples", "macro F1 all", "macro F1 core");
+        for p in &report.few_shot {
+            let n = match p.examples {
+                Some(0) => "0 (zero-shot)".to_owned(),
+                Some(n) => n.to_string(),
+                None => "all".to_owned(),
+            };
+            let draws: Vec<String> = p.draws.iter().map(|d| format!("{d:.3}")).collect();
+            println!("  {:>10}  {:>12.3}  {:>13.3}  {}", n, p.macro_f1, p.groups.get("core").copied().unwrap_or(0.0), draws.join(" "));
         }
     }
     if !report.kinds.is_empty() {

@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 use themes::cache::{default_path, Cache, CachedEmbedder};
 use themes::input::{discover, read_source, Article};
+use themes::head::Head;
 use themes::journal::{journal_path, Journal, Outputs, RowFormat};
 use themes::output::{summarize, CsvRows, LabelRow, Sink};
 use themes::pipeline::{label_article, PreparedLabels};
@@ -91,6 +92,11 @@ pub struct Args {
     #[arg(long)]
     keep_going: bool,
 
+    /// Decide with this trained head (a folder made by `themes train --out
+    /// DIR`) on top of the label set's zero-shot scores.
+    #[arg(long)]
+    head: Option<PathBuf>,
+
     /// Do not read or write the embedding cache.
     #[arg(long)]
     no_cache: bool,
@@ -155,10 +161,24 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let ids: Vec<String> = label_set.labels.iter().map(|l| l.id.clone()).collect();
     let languages = args.model.languages();
 
+    let head = match &args.head {
+        Some(dir) => Some(Head::load(dir, &embedder.identity().name, &embedder.identity().revision, embedder.dim(), &label_set)?),
+        None => None,
+    };
+    let head_digest = match &args.head {
+        Some(dir) => {
+            let path = dir.join("head.safetensors");
+            hex::encode(Sha256::digest(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?))
+        }
+        None => String::new(),
+    };
     let plan = plan_fingerprint(&sources, &counts);
     let run_id = hex::encode(Sha256::digest(
-        serde_json::json!({ "model": embedder.identity().key(), "labels": label_set.hash(), "long": "windows" }).to_string(),
+        serde_json::json!({ "model": embedder.identity().key(), "labels": label_set.hash(), "long": "windows", "head": head_digest })
+            .to_string(),
     ));
+    let thresholds: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
+    let decide = Decide { head: head.as_ref(), thresholds: &thresholds };
     let mut rows_out = match &args.out {
         Some(out) => {
             let journal = journal_path(out);
@@ -256,7 +276,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 progress.inc(1);
                 continue;
             }
-            let rows = label_rows(article, &prepared, &mut cached, &ids, &languages, &mut warned_language)?;
+            let rows = label_rows(article, &prepared, &mut cached, &decide, &ids, &languages, &mut warned_language)?;
             match &mut rows_out {
                 Rows::Journal(j) => j.append(&article.id, &rows)?,
                 Rows::Direct { jsonl, csv, summary } => {
@@ -353,16 +373,30 @@ fn journal_fingerprint(sources: &[themes::input::Source], run_id: &str, shard: O
     Ok(hex::encode(hash.finalize()))
 }
 
+/// How scores become labels: the label set's thresholds, or a trained head.
+struct Decide<'a> {
+    head: Option<&'a Head>,
+    thresholds: &'a [f32],
+}
+
 fn label_rows(
     article: &Article,
     prepared: &PreparedLabels,
     cached: &mut CachedEmbedder,
+    decide: &Decide,
     ids: &[String],
     languages: &[String],
     warned_language: &mut bool,
 ) -> anyhow::Result<Vec<LabelRow>> {
-    let predictions = label_article(article, prepared, cached)
+    let mut predictions = label_article(article, prepared, cached)
         .with_context(|| format!("labelling article {} ({})", article.id, article.source))?;
+    if let Some(head) = decide.head {
+        let head_thresholds = head.thresholds();
+        for p in &mut predictions {
+            p.scores = head.probabilities(&p.vector, &p.scores, decide.thresholds);
+            p.labels = (0..p.scores.len()).filter(|&j| p.scores[j] >= head_thresholds[j]).collect();
+        }
+    }
     let mut rows = Vec::with_capacity(predictions.len());
     for (p, text) in predictions.iter().zip(&article.paragraphs) {
         let mut flags = Vec::new();

@@ -7,6 +7,8 @@ pub mod common;
 pub mod embed;
 pub mod eval;
 pub mod label;
+pub mod labels;
+pub mod suggest;
 pub mod merge;
 pub mod model;
 pub mod train;

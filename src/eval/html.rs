@@ -66,6 +66,9 @@ pub fn render(report: &Report, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> Strin
         }
         h.push_str("</table>\n");
     }
+    if !report.few_shot.is_empty() {
+        h.push_str(&few_shot_curve(report));
+    }
     if !report.kinds.is_empty() {
         h.push_str("<h2>By kind of paragraph</h2>\n<table>\n<tr><th>kind</th><th>paragraphs</th><th>macro F1</th><th>micro F1</th></tr>\n");
         for k in &report.kinds {
@@ -97,6 +100,48 @@ h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}small{col
 td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:left}th{background:#f6f6f6}\
 tr.avg td{background:#fafafa}.grid{display:flex;flex-wrap:wrap;gap:.5rem}\
 .errors td:nth-child(2){max-width:560px}.fp{color:#b35900}.fn{color:#1f5fa8}svg text{font-size:11px;fill:#333}";
+
+/// Macro-F1 (all labels, and core) against examples per label, on a log
+/// axis; the "all rows" point is drawn as a dashed line.
+fn few_shot_curve(report: &Report) -> String {
+    let (w, hgt, left, bottom) = (520.0f64, 240.0f64, 50.0f64, 30.0f64);
+    let points: Vec<(usize, f64, f64)> = report
+        .few_shot
+        .iter()
+        .filter_map(|p| p.examples.map(|n| (n, p.macro_f1, p.groups.get("core").copied().unwrap_or(0.0))))
+        .collect();
+    let max_n = points.iter().map(|p| p.0).max().unwrap_or(1).max(1) as f64;
+    let x = |n: usize| left + (w - left - 20.0) * ((n as f64 + 1.0).ln() / (max_n + 1.0).ln());
+    let y = |f: f64| (hgt - bottom) - (hgt - bottom - 10.0) * f.clamp(0.0, 1.0);
+    let mut h = String::from("<h2>Few-shot curve</h2>\n<p class=\"meta\">heads trained on N hand-labelled examples per label drawn from the training folds (mean of 3 draws); 0 is the zero-shot classifier</p>\n");
+    let _ = write!(h, "<svg width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"few-shot curve\">");
+    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let _ = write!(h, "<line x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{tick:.2}</text>", w - 20.0, y(tick), y(tick), left - 6.0, y(tick) + 4.0);
+    }
+    for &(n, _, _) in &points {
+        let _ = write!(h, "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{n}</text>", x(n), hgt - 10.0);
+    }
+    for (series, color, pick) in [("all", "#1f5fa8", 1usize), ("core", "#c0562b", 2usize)] {
+        let path: Vec<String> = points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x(p.0), y(if pick == 1 { p.1 } else { p.2 })))
+            .collect();
+        let _ = write!(h, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", path.join(" "));
+        for p in &points {
+            let _ = write!(h, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"><title>{series}, {} examples: {:.3}</title></circle>", x(p.0), y(if pick == 1 { p.1 } else { p.2 }), p.0, if pick == 1 { p.1 } else { p.2 });
+        }
+    }
+    if let Some(all) = report.few_shot.iter().find(|p| p.examples.is_none()) {
+        let _ = write!(h, "<line x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#1f5fa8\" stroke-dasharray=\"4 3\"><title>every training row: {:.3}</title></line>", w - 20.0, y(all.macro_f1), y(all.macro_f1), all.macro_f1);
+    }
+    h.push_str("</svg>\n<p class=\"meta\"><span style=\"color:#1f5fa8\">■</span> macro-F1, all labels · <span style=\"color:#c0562b\">■</span> macro-F1, core · dashed: head trained on every training row</p>\n<table>\n<tr><th>examples per label</th><th>macro F1 all</th><th>macro F1 core</th></tr>\n");
+    for p in &report.few_shot {
+        let n = p.examples.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let _ = writeln!(h, "<tr><td>{n}</td><td>{:.3}</td><td>{:.3}</td></tr>", p.macro_f1, p.groups.get("core").copied().unwrap_or(0.0));
+    }
+    h.push_str("</table>\n");
+    h
+}
 
 fn f1_bars(set: &super::report::SetResult, labels: &[String]) -> String {
     let row = 22.0;

@@ -105,6 +105,20 @@ pub struct KindResult {
     pub micro_f1: f64,
 }
 
+/// One point of the few-shot curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FewShotPoint {
+    /// Examples per label drawn from the training folds (0: zero-shot;
+    /// `null`: every training row).
+    pub examples: Option<usize>,
+    /// Macro-F1 over all labels, mean over the draws.
+    pub macro_f1: f64,
+    /// Macro-F1 per group, mean over the draws.
+    pub groups: BTreeMap<String, f64>,
+    /// Macro-F1 of each draw.
+    pub draws: Vec<f64>,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -122,6 +136,10 @@ pub struct Report {
     /// F1 by kind of paragraph (pooled).
     #[serde(default)]
     pub kinds: Vec<KindResult>,
+    /// The few-shot curve (`--examples-per-label`): F1 against the number of
+    /// hand-labelled examples per label; 0 is the zero-shot classifier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub few_shot: Vec<FewShotPoint>,
     /// Every paragraph.
     pub predictions: Vec<PredictionRow>,
     /// Every wrong paragraph.

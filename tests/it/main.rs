@@ -7,3 +7,4 @@ mod eval;
 mod fetch;
 mod batch;
 mod battery;
+mod head;
