@@ -32,7 +32,8 @@ pub enum LongText {
 pub struct EmbedOptions {
     /// The device (see [`parse_device`]).
     pub device: Device,
-    /// Weight and activation type: f32 everywhere, f16/bf16 on CUDA.
+    /// Weight and activation type: f32 everywhere; bf16 on CUDA and on CPUs
+    /// with AVX512-BF16 (products in bf16, the rest f32); f16 on CUDA.
     pub dtype: DType,
     /// Upper bound on padded tokens per forward pass.
     pub token_budget: usize,
@@ -181,9 +182,21 @@ impl Embedder {
         }
         // Safety: the file is memory-mapped read-only; it was verified
         // against its checksum and nothing in this process writes to it.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], options.dtype, &options.device)? };
-        let model = Bert::load(vb, &config)
+        // bf16 on the CPU: f32 tensors, with the linear layers' products in
+        // bf16 (model::bf16); candle's own CPU bf16 path is slower than f32.
+        let bf16_products = options.device.is_cpu() && options.dtype == DType::BF16;
+        if bf16_products && !crate::model::bf16::supported() {
+            return Err(Error::Usage(
+                "--dtype bf16 on the CPU needs AVX512-BF16 (recent AMD EPYC/Ryzen, Intel Xeon since Cooper Lake); this CPU has not got it: use --dtype f32".to_owned(),
+            ));
+        }
+        let load_dtype = if bf16_products { DType::F32 } else { options.dtype };
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], load_dtype, &options.device)? };
+        let mut model = Bert::load(vb, &config)
             .map_err(|e| Error::model(name, format!("loading {}: {e}", weights.display())))?;
+        if bf16_products {
+            model.use_bf16_products()?;
+        }
         let max_seq_length = st.max_seq_length;
         let identity = ModelIdentity {
             name: name.to_owned(),

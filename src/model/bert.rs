@@ -11,29 +11,44 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::{CpuAttention, FastGeluErf};
+use super::bf16::{Bf16Linear, PackedBf16};
 pub use candle_transformers::models::bert::Config;
 
-/// `x · Wᵀ + b` with `Wᵀ` stored contiguous.
+/// `x · Wᵀ + b` with `Wᵀ` stored contiguous, or packed for bf16 products.
 struct Dense {
     weight_t: Tensor,
     bias: Tensor,
+    bf16: Option<PackedBf16>,
 }
 
 impl Dense {
     fn load(vb: VarBuilder, input: usize, output: usize) -> Result<Self> {
         let weight = vb.get((output, input), "weight")?;
         let bias = vb.get(output, "bias")?;
-        Ok(Dense { weight_t: weight.t()?.contiguous()?, bias })
+        Ok(Dense { weight_t: weight.t()?.contiguous()?, bias, bf16: None })
+    }
+
+    /// Switches the product to bf16 (f32 weights only; a layer whose width
+    /// is not a multiple of 32 stays f32).
+    fn to_bf16(&mut self) -> Result<()> {
+        let (inputs, outputs) = self.weight_t.dims2()?;
+        let weight: Vec<f32> = self.weight_t.flatten_all()?.to_vec1()?;
+        let bias: Vec<f32> = self.bias.to_vec1()?;
+        self.bf16 = PackedBf16::pack(&weight, inputs, outputs, &bias);
+        Ok(())
     }
 
     fn fused(parts: &[Dense]) -> Result<Self> {
         let weights: Vec<&Tensor> = parts.iter().map(|d| &d.weight_t).collect();
         let biases: Vec<&Tensor> = parts.iter().map(|d| &d.bias).collect();
-        Ok(Dense { weight_t: Tensor::cat(&weights, 1)?.contiguous()?, bias: Tensor::cat(&biases, 0)? })
+        Ok(Dense { weight_t: Tensor::cat(&weights, 1)?.contiguous()?, bias: Tensor::cat(&biases, 0)?, bf16: None })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
+        match &self.bf16 {
+            Some(packed) => x.contiguous()?.apply_op1_no_bwd(&Bf16Linear(packed)),
+            None => x.matmul(&self.weight_t)?.broadcast_add(&self.bias),
+        }
     }
 }
 
@@ -117,6 +132,17 @@ impl Bert {
             hidden: h,
             act: cfg.hidden_act,
         })
+    }
+
+    /// Runs the linear layers' products in bf16 (`model::bf16`), keeping
+    /// the rest in f32; for f32 weights on a CPU with AVX512-BF16.
+    pub fn use_bf16_products(&mut self) -> Result<()> {
+        for layer in &mut self.layers {
+            for dense in [&mut layer.qkv, &mut layer.attention_out, &mut layer.intermediate, &mut layer.output] {
+                dense.to_bf16()?;
+            }
+        }
+        Ok(())
     }
 
     /// Token vectors `[batch, len, hidden]` for `input_ids` `[batch, len]`

@@ -7,3 +7,4 @@ pub mod fetch;
 pub mod st;
 pub mod bert;
 pub mod attention;
+pub mod bf16;

@@ -68,3 +68,28 @@ fn windows_cover_a_long_text_and_truncation_does_not() {
     // The first window is the truncated text.
     assert!(cosine(&windowed.windows[0], &truncated.vector) > 0.99999);
 }
+
+/// `--dtype bf16` on the CPU: within 0.999 of sentence-transformers' f32
+/// vectors on every reference text (skipped, and said so, on a CPU
+/// without AVX512-BF16).
+#[test]
+fn bf16_products_stay_within_the_reduced_precision_bound() {
+    if !themes::model::bf16::supported() {
+        eprintln!("this CPU has no AVX512-BF16: bf16 reference test skipped");
+        return;
+    }
+    let options = themes::embed::EmbedOptions {
+        device: candle_core::Device::Cpu,
+        dtype: candle_core::DType::BF16,
+        token_budget: 8192,
+    };
+    let bf16 = themes::embed::Embedder::load(&crate::support::model_dir(), "all-MiniLM-L6-v2", "test", &options).unwrap();
+    let refs = references();
+    let texts: Vec<String> = refs.iter().map(|r| normalize(&r.text)).collect();
+    let slices: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got = bf16.embed(&slices, LongText::Truncate).unwrap();
+    let worst = refs.iter().zip(&got).map(|(r, e)| cosine(&r.embedding, &e.vector)).fold(f32::MAX, f32::min);
+    assert!(worst >= 0.999, "worst cosine {worst}");
+    assert!(worst < 0.99999, "bf16 products must differ from f32 ({worst}): are they in use?");
+    eprintln!("bf16: worst cosine to sentence-transformers: {worst}");
+}
