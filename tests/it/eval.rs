@@ -206,3 +206,28 @@ fn train_writes_weights_and_refuses_bad_gold() {
     }
     assert!(!dir.path().join("x.toml").exists());
 }
+
+#[test]
+fn bf16_loses_no_macro_f1_on_the_seeds_gold() {
+    if !themes::model::bf16::supported() {
+        eprintln!("this CPU has no AVX512-BF16: bf16 eval test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut macro_f1 = Vec::new();
+    for dtype in ["f32", "bf16"] {
+        let report = dir.path().join(format!("{dtype}.json"));
+        themes()
+            .env("THEMES_CACHE", dir.path().join("cache"))
+            .args(["eval", "--quiet", "--resamples", "100", "--device", "cpu", "--dtype", dtype, "--gold"])
+            .arg(seeds_gold())
+            .arg("--report")
+            .arg(&report)
+            .assert()
+            .success();
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(report["identity"]["mode"], "shipped");
+        macro_f1.push(report["sets"][0]["scores"]["macro_f1"].as_f64().unwrap());
+    }
+    assert!(macro_f1[1] >= macro_f1[0] - 1e-9, "bf16 macro-F1 {} below f32's {}", macro_f1[1], macro_f1[0]);
+}
