@@ -20,7 +20,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Location, Result};
-use crate::output::{summarize, CsvRows, LabelRow, Sink};
+pub use crate::output::RowFormat;
+use crate::output::{LabelRow, RowWriter};
 
 const VERSION: u32 = 1;
 
@@ -193,15 +194,6 @@ impl Journal {
     }
 }
 
-/// Row formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowFormat {
-    /// One JSON object per paragraph.
-    Jsonl,
-    /// One line per paragraph, one score column per label.
-    Csv,
-}
-
 /// What to write at the end of a run (or a merge).
 pub struct Outputs<'a> {
     /// The rows' file.
@@ -314,40 +306,15 @@ impl ArticleRows {
 /// Writes the rows of `files` (journals or row files) as the final outputs,
 /// each atomically.
 pub fn write_outputs(files: &[PathBuf], outputs: &Outputs) -> Result<Totals> {
-    let sink = Sink::create(Some(outputs.out))?;
-    let mut jsonl = None;
-    let mut csv = None;
-    match outputs.format {
-        RowFormat::Jsonl => jsonl = Some(sink),
-        RowFormat::Csv => csv = Some(CsvRows::new(sink, outputs.ids)?),
-    }
-    let mut summary = outputs.summary.map(|p| Sink::create(Some(p))).transpose()?;
+    let mut writer = RowWriter::create(Some(outputs.out), outputs.format, outputs.summary, outputs.ids)?;
     let mut reader = ArticleRows::new(files);
     let mut totals = Totals::default();
     while let Some(rows) = reader.next_article()? {
-        for row in &rows {
-            if let Some(sink) = jsonl.as_mut() {
-                sink.write_json_line(row)?;
-            }
-            if let Some(csv) = csv.as_mut() {
-                csv.write(row)?;
-            }
-        }
-        if let Some(sink) = summary.as_mut() {
-            sink.write_json_line(&summarize(&rows[0].article, &rows, outputs.ids))?;
-        }
+        writer.write_article(&rows)?;
         totals.articles += 1;
         totals.paragraphs += rows.len();
     }
-    if let Some(sink) = jsonl {
-        sink.finish()?;
-    }
-    if let Some(csv) = csv {
-        csv.finish()?;
-    }
-    if let Some(sink) = summary {
-        sink.finish()?;
-    }
+    writer.finish()?;
     Ok(totals)
 }
 

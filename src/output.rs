@@ -207,6 +207,68 @@ fn csv_error(e: csv::Error) -> Error {
     Error::io("-", std::io::Error::other(e.to_string()))
 }
 
+/// Row formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// One JSON object per paragraph.
+    Jsonl,
+    /// One line per paragraph, one score column per label.
+    Csv,
+}
+
+/// Writes articles' rows in a format, with the optional article summaries
+/// beside them: the one place label output is assembled.
+pub struct RowWriter {
+    jsonl: Option<Sink>,
+    csv: Option<CsvRows>,
+    summary: Option<Sink>,
+    ids: Vec<String>,
+}
+
+impl RowWriter {
+    /// Rows to `out` (`None`: standard output), summaries to `summary`;
+    /// `ids` are the label ids in label-set order.
+    pub fn create(out: Option<&Path>, format: RowFormat, summary: Option<&Path>, ids: &[String]) -> Result<RowWriter> {
+        let sink = Sink::create(out)?;
+        let (jsonl, csv) = match format {
+            RowFormat::Jsonl => (Some(sink), None),
+            RowFormat::Csv => (None, Some(CsvRows::new(sink, ids)?)),
+        };
+        let summary = summary.map(|p| Sink::create(Some(p))).transpose()?;
+        Ok(RowWriter { jsonl, csv, summary, ids: ids.to_vec() })
+    }
+
+    /// Writes one article's rows (non-empty, in paragraph order).
+    pub fn write_article(&mut self, rows: &[LabelRow]) -> Result<()> {
+        for row in rows {
+            if let Some(sink) = self.jsonl.as_mut() {
+                sink.write_json_line(row)?;
+            }
+            if let Some(csv) = self.csv.as_mut() {
+                csv.write(row)?;
+            }
+        }
+        if let (Some(sink), Some(first)) = (self.summary.as_mut(), rows.first()) {
+            sink.write_json_line(&summarize(&first.article, rows, &self.ids))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and moves the files into place.
+    pub fn finish(self) -> Result<()> {
+        if let Some(sink) = self.jsonl {
+            sink.finish()?;
+        }
+        if let Some(csv) = self.csv {
+            csv.finish()?;
+        }
+        if let Some(sink) = self.summary {
+            sink.finish()?;
+        }
+        Ok(())
+    }
+}
+
 /// The article-level view: for each article, its themes and the share of
 /// its paragraphs that carry each.
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]

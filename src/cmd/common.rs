@@ -150,6 +150,16 @@ pub fn write_label_file(text: &str, out: &std::path::Path) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The embedding cache, unless `--no-cache` was given.
+pub fn open_cache(no_cache: bool) -> anyhow::Result<Option<themes::cache::Cache>> {
+    if no_cache {
+        return Ok(None);
+    }
+    let path = themes::cache::default_path();
+    let cache = themes::cache::Cache::open(&path).with_context(|| format!("opening the embedding cache {}", path.display()))?;
+    Ok(Some(cache))
+}
+
 /// Reads gold files and checks their label ids against the label set.
 pub fn read_gold_sets(
     paths: &[std::path::PathBuf],
@@ -174,8 +184,8 @@ pub fn predict_gold(
     embedder: &Embedder,
     no_cache: bool,
 ) -> anyhow::Result<Vec<themes::pipeline::Prediction>> {
-    use themes::cache::{default_path, Cache, CachedEmbedder};
-    let cache = if no_cache { None } else { Some(Cache::open(&default_path())?) };
+    use themes::cache::CachedEmbedder;
+    let cache = open_cache(no_cache)?;
     let mut cached = CachedEmbedder::new(embedder, cache, LongText::Windows);
     let combiner = label_set.combiner()?;
     let prepared = themes::pipeline::PreparedLabels::new(label_set, &combiner, &mut cached)?;

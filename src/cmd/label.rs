@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 use sha2::{Digest, Sha256};
-use themes::cache::{default_path, Cache, CachedEmbedder};
+use themes::cache::CachedEmbedder;
 use themes::input::{discover, read_source, Article};
 use themes::head::Head;
 use themes::journal::{journal_path, Journal, Outputs, RowFormat};
-use themes::output::{summarize, CsvRows, LabelRow, Sink};
+use themes::output::{LabelRow, RowWriter};
 use themes::pipeline::{label_article, PreparedLabels};
 use themes::shard::{count_articles, plan_fingerprint, Manifest, ShardSpec, Skipped};
 
@@ -111,7 +111,7 @@ pub struct Args {
 /// Where rows go while the run is on.
 enum Rows {
     /// Standard output, as they come (no resume).
-    Direct { jsonl: Option<Sink>, csv: Option<CsvRows>, summary: Option<Sink> },
+    Direct(RowWriter),
     /// The journal beside --out.
     Journal(Journal),
 }
@@ -149,12 +149,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     };
 
     let embedder = args.model.load(global)?;
-    let cache = if args.no_cache {
-        None
-    } else {
-        let path = default_path();
-        Some(Cache::open(&path).with_context(|| format!("opening the embedding cache {}", path.display()))?)
-    };
+    let cache = super::common::open_cache(args.no_cache)?;
     let mut cached = CachedEmbedder::new(&embedder, cache, themes::embed::LongText::Windows);
     let combiner = label_set.combiner()?;
     let prepared = PreparedLabels::new(&label_set, &combiner, &mut cached)?;
@@ -196,19 +191,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 Rows::Journal(Journal::create(&journal, &fingerprint)?)
             }
         }
-        None => {
-            let sink = Sink::create(None)?;
-            let (jsonl, csv) = match args.format {
-                Format::Jsonl => (Some(sink), None),
-                Format::Csv => (None, Some(CsvRows::new(sink, &ids)?)),
-            };
-            let summary = args.summary.as_deref().map(|p| Sink::create(Some(p))).transpose()?;
-            Rows::Direct { jsonl, csv, summary }
-        }
+        None => Rows::Direct(RowWriter::create(None, args.format.into(), args.summary.as_deref(), &ids)?),
     };
     let done: Vec<String> = match &rows_out {
         Rows::Journal(j) => j.done.clone(),
-        Rows::Direct { .. } => Vec::new(),
+        Rows::Direct(_) => Vec::new(),
     };
 
     let in_range = range.end.min(total) - range.start.min(total);
@@ -279,19 +266,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             let rows = label_rows(article, &prepared, &mut cached, &decide, &ids, &languages, &mut warned_language)?;
             match &mut rows_out {
                 Rows::Journal(j) => j.append(&article.id, &rows)?,
-                Rows::Direct { jsonl, csv, summary } => {
-                    for row in &rows {
-                        if let Some(sink) = jsonl.as_mut() {
-                            sink.write_json_line(row)?;
-                        }
-                        if let Some(csv) = csv.as_mut() {
-                            csv.write(row)?;
-                        }
-                    }
-                    if let Some(sink) = summary.as_mut() {
-                        sink.write_json_line(&summarize(&article.id, &rows, &ids))?;
-                    }
-                }
+                Rows::Direct(writer) => writer.write_article(&rows)?,
             }
             articles_done += 1;
             paragraphs_done += rows.len();
@@ -325,17 +300,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 .write(out)?;
             }
         }
-        Rows::Direct { jsonl, csv, summary } => {
-            if let Some(sink) = jsonl {
-                sink.finish()?;
-            }
-            if let Some(csv) = csv {
-                csv.finish()?;
-            }
-            if let Some(sink) = summary {
-                sink.finish()?;
-            }
-        }
+        Rows::Direct(writer) => writer.finish()?,
     }
     progress.finish_and_clear();
     if !global.quiet {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use themes::cache::{default_path, Cache, CachedEmbedder};
+use themes::cache::CachedEmbedder;
 use themes::eval::gold::read_gold;
 use themes::pipeline::PreparedLabels;
 
@@ -57,7 +57,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
     }
 
     let embedder = args.model.load(global)?;
-    let cache = if args.no_cache { None } else { Some(Cache::open(&default_path())?) };
+    let cache = super::common::open_cache(args.no_cache)?;
     let mut cached = CachedEmbedder::new(&embedder, cache, themes::embed::LongText::Windows);
     let combiner = set.combiner()?;
     let prepared = PreparedLabels::new(&set, &combiner, &mut cached)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use themes::cache::{default_path, Cache, CachedEmbedder};
+use themes::cache::CachedEmbedder;
 use themes::eval::gold::{read_gold, GoldRow};
 use themes::head::Head;
 use themes::input::read_all;
@@ -98,7 +98,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let uncertainty = head.as_ref().is_some_and(|h| h.info.examples.get(&args.label).copied().unwrap_or(0) > 0);
-    let cache = if args.no_cache { None } else { Some(Cache::open(&default_path()).context("opening the embedding cache")?) };
+    let cache = super::common::open_cache(args.no_cache)?;
     let mut cached = CachedEmbedder::new(&embedder, cache, themes::embed::LongText::Windows);
     let combiner = label_set.combiner()?;
     let prepared = PreparedLabels::new(&label_set, &combiner, &mut cached)?;
