@@ -206,3 +206,32 @@ fn the_worked_example_reproduces_the_documented_tables() {
         assert!(doc.contains(line), "docs/extending-labels.md does not quote {line:?}: run the script and update it");
     }
 }
+
+#[test]
+fn the_few_shot_curve_is_printed_reported_and_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let report = dir.path().join("report.json");
+    themes()
+        .env("THEMES_CACHE", dir.path().join("cache"))
+        .args(["eval", "--quiet", "--resamples", "100", "--cv", "5", "--examples-per-label", "2,8", "--gold"])
+        .arg(root().join("data/gold/seeds.jsonl"))
+        .arg("--html")
+        .arg(&html)
+        .arg("--report")
+        .arg(&report)
+        .assert()
+        .success()
+        .stdout(contains("few-shot curve"))
+        .stdout(contains("0 (zero-shot)"));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let points: Vec<serde_json::Value> = report["few_shot"].as_array().unwrap().iter().map(|p| p["examples"].clone()).collect();
+    assert_eq!(points, vec![serde_json::json!(0), serde_json::json!(2), serde_json::json!(8), serde_json::Value::Null]);
+    assert!(report["few_shot"][1]["draws"].as_array().unwrap().len() == 3);
+    let page = std::fs::read_to_string(&html).unwrap();
+    let section = page.split("<h2>Few-shot curve</h2>").nth(1).expect("a few-shot section");
+    let section = section.split("<h2>").next().unwrap();
+    assert_eq!(section.matches("<polyline").count(), 2, "the curve is drawn, all labels and core");
+    // --examples-per-label needs --cv.
+    themes().args(["eval", "--examples-per-label", "2", "--gold"]).arg(root().join("data/gold/seeds.jsonl")).assert().code(2);
+}
