@@ -246,6 +246,13 @@ fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Article>> {
             continue;
         }
         let location = Location::line(path, number);
+        // serde would also read an array (`["id", "text"]`) as the struct.
+        if line.trim_start().starts_with('[') {
+            return Err(Error::invalid(
+                location,
+                "not an article: a JSON array; each line must be {\"id\": ..., \"text\": ...}",
+            ));
+        }
         let raw: JsonlArticle = serde_json::from_str(line).map_err(|e| {
             Error::invalid(
                 location.clone(),

@@ -47,6 +47,13 @@ pub fn parse_gold(text: &str, path: &Path) -> Result<Vec<GoldRow>> {
             continue;
         }
         let at = Location::line(path, number);
+        // serde would also read an array (`["a", 1, "text", []]`) as the struct.
+        if line.trim_start().starts_with('[') {
+            return Err(Error::invalid(
+                at,
+                "not a gold row: a JSON array; each line must be {\"article\", \"paragraph\", \"text\", \"labels\"}",
+            ));
+        }
         let mut row: GoldRow = serde_json::from_str(line).map_err(|e| {
             Error::invalid(
                 at.clone(),

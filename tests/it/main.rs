@@ -8,3 +8,4 @@ mod fetch;
 mod batch;
 mod battery;
 mod head;
+mod fuzz_regressions;
