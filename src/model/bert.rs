@@ -10,7 +10,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{CpuAttention, FastGeluErf};
+use super::attention::{CpuAttention, FastGeluErf, ResidualNorm};
 use super::bf16::{Bf16Linear, PackedBf16};
 pub use candle_transformers::models::bert::Config;
 
@@ -56,6 +56,8 @@ struct Norm {
     weight: Tensor,
     bias: Tensor,
     eps: f32,
+    /// The parameters as host vectors, for the fused CPU kernel (f32 on the CPU only).
+    host: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Norm {
@@ -65,11 +67,27 @@ impl Norm {
             (Ok(w), Ok(b)) => (w, b),
             _ => (vb.get(size, "gamma")?, vb.get(size, "beta")?),
         };
-        Ok(Norm { weight, bias, eps: eps as f32 })
+        let host = if weight.device().is_cpu() && weight.dtype() == candle_core::DType::F32 {
+            Some((weight.to_vec1()?, bias.to_vec1()?))
+        } else {
+            None
+        };
+        Ok(Norm { weight, bias, eps: eps as f32, host })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+
+    /// `norm(x + residual)`.
+    fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        match &self.host {
+            Some((weight, bias)) if x.dtype() == candle_core::DType::F32 => {
+                let op = ResidualNorm { weight, bias, eps: self.eps };
+                x.contiguous()?.apply_op2_no_bwd(&residual.contiguous()?, &op)
+            }
+            _ => self.forward(&(x + residual)?),
+        }
     }
 }
 
@@ -175,7 +193,7 @@ impl Bert {
                 probs.matmul(&v)?.transpose(1, 2)?.reshape((batch * len, self.hidden))?
             };
             let attended = layer.attention_out.forward(&context)?;
-            x = layer.attention_norm.forward(&(attended + &x)?)?;
+            x = layer.attention_norm.forward_residual(&attended, &x)?;
             let inner = layer.intermediate.forward(&x)?;
             let inner = match self.act {
                 candle_transformers::models::bert::HiddenAct::Gelu if fused_cpu => inner.apply_op1_no_bwd(&FastGeluErf)?,
@@ -184,7 +202,7 @@ impl Bert {
                 candle_transformers::models::bert::HiddenAct::Relu => inner.relu()?,
             };
             let out = layer.output.forward(&inner)?;
-            x = layer.output_norm.forward(&(out + &x)?)?;
+            x = layer.output_norm.forward_residual(&out, &x)?;
         }
         x.reshape((batch, len, self.hidden))
     }

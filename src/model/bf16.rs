@@ -30,6 +30,7 @@ pub fn supported() -> bool {
 }
 
 /// Rounds to the nearest bf16, ties to even (as the hardware's own conversion).
+#[inline(always)]
 fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
     if x.is_nan() {
@@ -38,6 +39,7 @@ fn to_bf16(x: f32) -> u16 {
     ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16
 }
 
+#[inline(always)]
 fn pair(lo: f32, hi: f32) -> u32 {
     to_bf16(lo) as u32 | (to_bf16(hi) as u32) << 16
 }
@@ -75,11 +77,11 @@ impl PackedBf16 {
     fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let mut a = vec![0u32; rows * self.pairs];
         a.par_chunks_mut(self.pairs.max(1)).zip(x.par_chunks(self.inputs.max(1))).for_each(|(dst, src)| {
-            for (p, d) in dst.iter_mut().enumerate() {
-                let lo = src[2 * p];
-                let hi = if 2 * p + 1 < src.len() { src[2 * p + 1] } else { 0.0 };
-                *d = pair(lo, hi);
-            }
+            super::attention::with_simd(|| {
+                for (d, two) in dst.iter_mut().zip(src.chunks(2)) {
+                    *d = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+                }
+            })
         });
         let mut out = vec![0f32; rows * self.outputs];
         let n = self.outputs;
