@@ -32,12 +32,19 @@ pub fn journal_path(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-/// The journal of the run in progress, for the interrupt handler's message.
-static ACTIVE: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The journal of the run in progress and its articles done, for the
+/// interrupt handler (a signal handler cannot run destructors).
+static ACTIVE: Mutex<Option<(PathBuf, usize)>> = Mutex::new(None);
 
-/// The journal being written, if any: what an interrupted run leaves behind.
-pub fn active() -> Option<PathBuf> {
-    ACTIVE.lock().ok().and_then(|a| a.clone())
+/// Called on Ctrl-C: a journal holding articles is kept for `--resume`
+/// (its path and article count are returned); an empty one is deleted.
+pub fn interrupted() -> Option<(PathBuf, usize)> {
+    let (path, done) = ACTIVE.lock().ok()?.clone()?;
+    if done == 0 {
+        let _ = std::fs::remove_file(&path);
+        return None;
+    }
+    Some((path, done))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,7 +163,7 @@ impl Journal {
 
     fn set_active(&self) {
         if let Ok(mut active) = ACTIVE.lock() {
-            *active = Some(self.path.clone());
+            *active = Some((self.path.clone(), self.done.len()));
         }
     }
 
@@ -179,6 +186,7 @@ impl Journal {
         self.write_line(&End { end: article.to_owned(), paragraphs: rows.len() })?;
         self.sync()?;
         self.done.push(article.to_owned());
+        self.set_active();
         Ok(())
     }
 
@@ -187,10 +195,21 @@ impl Journal {
         self.sync()?;
         let totals = write_outputs(&[self.path.clone()], outputs)?;
         std::fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(totals)
+    }
+}
+
+impl Drop for Journal {
+    /// A run that ends before its first article (bad input, a missing
+    /// model) leaves no journal behind; one with work done keeps it for
+    /// `--resume`.
+    fn drop(&mut self) {
+        if self.done.is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
         if let Ok(mut active) = ACTIVE.lock() {
             *active = None;
         }
-        Ok(totals)
     }
 }
 

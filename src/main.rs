@@ -61,9 +61,9 @@ fn main() -> ExitCode {
     // its final name never exists before the run completes.
     let _ = ctrlc::set_handler(|| {
         themes::output::remove_temporaries();
-        if let Some(journal) = themes::journal::active() {
+        if let Some((journal, done)) = themes::journal::interrupted() {
             eprintln!(
-                "interrupted: the articles done are kept in {}; run the same command with --resume to go on",
+                "interrupted: the {done} articles done are kept in {}; run the same command with --resume to go on",
                 journal.display()
             );
         }

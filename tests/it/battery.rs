@@ -61,6 +61,7 @@ fn bad_files_stop_the_run_naming_file_and_line() {
         std::fs::write(&input, bytes).unwrap();
         label(dir.path(), &input, &[]).code(2).stderr(contains(expected.as_str())).stderr(no_panic());
         assert!(!out.exists(), "no output for {name}");
+        assert!(!dir.path().join("out.jsonl.partial").exists(), "no journal left by a run that labelled nothing ({name})");
     }
 
     // A file that cannot be opened (a link to nothing: unreadable even for root).
