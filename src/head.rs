@@ -73,12 +73,12 @@ pub struct HeadInfo {
 pub struct Head {
     /// What it is for.
     pub info: HeadInfo,
-    /// `[label][dim]`.
-    pub weights: Vec<Vec<f32>>,
-    /// Weight of the zero-shot margin, per label.
-    pub prior: Vec<f32>,
-    /// Bias per label.
-    pub bias: Vec<f32>,
+    /// One head per label, in label-set order.
+    pub per_label: Vec<LabelHead>,
+    /// The label set's thresholds, against which the zero-shot margins are
+    /// taken (the head's hash check guarantees they are the ones it was
+    /// trained with).
+    pub zero_shot_thresholds: Vec<f32>,
 }
 
 /// Parameters of one label's head.
@@ -118,6 +118,11 @@ fn logit(p: f32) -> f32 {
 /// when the zero-shot classifier assigns the label.
 pub fn margin(score: f32, threshold: f32) -> f32 {
     logit(score) - logit(threshold)
+}
+
+/// The zero-shot margins of one paragraph's scores, label by label.
+pub fn margins(scores: &[f32], thresholds: &[f32]) -> Vec<f32> {
+    scores.iter().zip(thresholds).map(|(s, t)| margin(*s, *t)).collect()
 }
 
 /// Fits one label's head on `vectors`, zero-shot `margins` and gold `y`:
@@ -254,26 +259,26 @@ pub fn head_cv(
 }
 
 impl Head {
-    /// Assembles a head from fitted labels.
-    pub fn new(info: HeadInfo, labels: Vec<LabelHead>) -> Head {
-        let mut head = Head { info, weights: Vec::new(), prior: Vec::new(), bias: Vec::new() };
-        for l in labels {
-            head.weights.push(l.weights);
-            head.prior.push(l.prior);
-            head.bias.push(l.bias);
-        }
-        head
+    /// Assembles a head from fitted labels and the label set's thresholds.
+    pub fn new(info: HeadInfo, per_label: Vec<LabelHead>, zero_shot_thresholds: Vec<f32>) -> Head {
+        Head { info, per_label, zero_shot_thresholds }
     }
 
     /// Probabilities per label for one paragraph, from its vector and its
-    /// zero-shot scores and thresholds.
-    pub fn probabilities(&self, vector: &[f32], scores: &[f32], thresholds: &[f32]) -> Vec<f32> {
-        (0..self.weights.len())
-            .map(|j| {
-                let l = LabelHead { weights: self.weights[j].clone(), prior: self.prior[j], bias: self.bias[j] };
-                l.probability(vector, margin(scores[j], thresholds[j]))
-            })
+    /// zero-shot scores.
+    pub fn probabilities(&self, vector: &[f32], scores: &[f32]) -> Vec<f32> {
+        self.per_label
+            .iter()
+            .zip(scores.iter().zip(&self.zero_shot_thresholds))
+            .map(|(l, (s, t))| l.probability(vector, margin(*s, *t)))
             .collect()
+    }
+
+    /// Replaces a prediction's zero-shot scores and labels with the head's.
+    pub fn apply(&self, prediction: &mut crate::pipeline::Prediction) {
+        prediction.scores = self.probabilities(&prediction.vector, &prediction.scores);
+        let thresholds = self.thresholds();
+        prediction.labels = (0..prediction.scores.len()).filter(|&j| prediction.scores[j] >= thresholds[j]).collect();
     }
 
     /// The decision threshold per label, in label order.
@@ -284,12 +289,14 @@ impl Head {
     /// Writes the head's folder (created if needed); files appear whole.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let labels = self.weights.len();
-        let flat: Vec<f32> = self.weights.iter().flatten().copied().collect();
+        let labels = self.per_label.len();
+        let flat: Vec<f32> = self.per_label.iter().flat_map(|l| l.weights.iter().copied()).collect();
+        let prior: Vec<f32> = self.per_label.iter().map(|l| l.prior).collect();
+        let bias: Vec<f32> = self.per_label.iter().map(|l| l.bias).collect();
         let tensors = [
             ("weights", Tensor::from_vec(flat, (labels, self.info.dim), &Device::Cpu)?),
-            ("prior", Tensor::from_vec(self.prior.clone(), labels, &Device::Cpu)?),
-            ("bias", Tensor::from_vec(self.bias.clone(), labels, &Device::Cpu)?),
+            ("prior", Tensor::from_vec(prior, labels, &Device::Cpu)?),
+            ("bias", Tensor::from_vec(bias, labels, &Device::Cpu)?),
         ];
         let weights_path = dir.join("head.safetensors");
         let temp = dir.join(".head.safetensors.tmp");
@@ -304,15 +311,16 @@ impl Head {
     }
 
     /// Reads a head's folder and checks that it was made for this model
-    /// (`model`, `revision`, `dim`) and this label set.
-    pub fn load(dir: &Path, model: &str, revision: &str, dim: usize, set: &crate::labels::LabelSet) -> Result<Head> {
+    /// (name, revision, vector size) and this label set.
+    pub fn load(dir: &Path, embedder: &crate::embed::Embedder, set: &crate::labels::LabelSet) -> Result<Head> {
+        let (model, revision, dim) = (&embedder.identity().name, &embedder.identity().revision, embedder.dim());
         let json_path = dir.join("head.json");
         let text = std::fs::read_to_string(&json_path).map_err(|e| {
             Error::io(&json_path, std::io::Error::new(e.kind(), format!("{e}; a head folder is made by `themes train --out DIR`")))
         })?;
         let info: HeadInfo = serde_json::from_str(&text)
             .map_err(|e| Error::invalid(Location::file(&json_path), format!("not a head description: {e}")))?;
-        if info.model != model || info.revision != revision || info.dim != dim {
+        if &info.model != model || &info.revision != revision || info.dim != dim {
             return Err(Error::invalid(
                 Location::file(&json_path),
                 format!(
@@ -349,7 +357,12 @@ impl Head {
         if weights.len() != labels || weights.iter().any(|w| w.len() != dim) || prior.len() != labels || bias.len() != labels {
             return Err(Error::invalid(Location::file(&weights_path), "tensor shapes do not match head.json"));
         }
-        Ok(Head { info, weights, prior, bias })
+        let per_label = weights
+            .into_iter()
+            .zip(prior.into_iter().zip(bias))
+            .map(|(weights, (prior, bias))| LabelHead { weights, prior, bias })
+            .collect();
+        Ok(Head::new(info, per_label, set.thresholds()))
     }
 }
 

@@ -70,16 +70,18 @@ struct RowKey {
 pub struct Journal {
     path: PathBuf,
     writer: BufWriter<File>,
-    /// Ids of the articles already done, in order (from an earlier run when
-    /// resuming).
+    /// Ids of the articles an interrupted run completed, in order (empty
+    /// for a new journal); the caller may take them.
     pub done: Vec<String>,
+    /// Articles committed in the file, by this run or the earlier one.
+    articles: usize,
 }
 
 impl Journal {
     /// Starts a new journal for a run with `fingerprint`, replacing any old one.
     pub fn create(path: &Path, fingerprint: &str) -> Result<Journal> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let mut journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), done: Vec::new() };
+        let mut journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), done: Vec::new(), articles: 0 };
         let header = Header { themes_journal: VERSION, fingerprint: fingerprint.to_owned() };
         journal.write_line(&header)?;
         journal.sync()?;
@@ -156,14 +158,14 @@ impl Journal {
         file.set_len(keep).map_err(|e| Error::io(path, e))?;
         file.sync_all().map_err(|e| Error::io(path, e))?;
         let file = OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
-        let journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), done };
+        let journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), articles: done.len(), done };
         journal.set_active();
         Ok(journal)
     }
 
     fn set_active(&self) {
         if let Ok(mut active) = ACTIVE.lock() {
-            *active = Some((self.path.clone(), self.done.len()));
+            *active = Some((self.path.clone(), self.articles));
         }
     }
 
@@ -185,7 +187,7 @@ impl Journal {
         }
         self.write_line(&End { end: article.to_owned(), paragraphs: rows.len() })?;
         self.sync()?;
-        self.done.push(article.to_owned());
+        self.articles += 1;
         self.set_active();
         Ok(())
     }
@@ -204,7 +206,7 @@ impl Drop for Journal {
     /// model) leaves no journal behind; one with work done keeps it for
     /// `--resume`.
     fn drop(&mut self) {
-        if self.done.is_empty() {
+        if self.articles == 0 {
             let _ = std::fs::remove_file(&self.path);
         }
         if let Ok(mut active) = ACTIVE.lock() {

@@ -221,6 +221,11 @@ impl LabelSet {
         self.labels.iter().map(|l| l.id.clone()).collect()
     }
 
+    /// Each label's threshold, in order.
+    pub fn thresholds(&self) -> Vec<f32> {
+        self.labels.iter().map(|l| l.threshold).collect()
+    }
+
     /// A label by id.
     pub fn get(&self, id: &str) -> Option<&Label> {
         self.labels.iter().find(|l| l.id == id)

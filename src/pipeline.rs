@@ -72,7 +72,7 @@ impl<'a> PreparedLabels<'a> {
             set,
             vectors,
             biases: set.labels.iter().map(|l| l.bias).collect(),
-            thresholds: set.labels.iter().map(|l| l.threshold).collect(),
+            thresholds: set.thresholds(),
             combiner,
         })
     }

@@ -62,7 +62,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let ids = label_set.ids();
     let gold: Vec<Vec<bool>> = sets.iter().flatten().map(|r| ids.iter().map(|id| r.labels.contains(id)).collect()).collect();
     let scores: Vec<Vec<f32>> = predictions.into_iter().map(|p| p.scores).collect();
-    let current: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
+    let current: Vec<f32> = label_set.thresholds();
     let folds = grouped_folds(&articles, args.cv, args.seed);
     let c = calibrate(&scores, &gold, &current, &folds);
     println!("{:<20} {:>9} {:>9} {:>10} {:>10} {:>14}", "label", "threshold", "fitted", "F1 now", "F1 fitted", "F1 fitted (cv)");

@@ -13,7 +13,7 @@ use themes::eval::report::{
     now_utc, regressions, table, AnchorResult, ErrorRow, FewShotPoint, Identity, KindResult, PredictionRow, Report,
     SetResult,
 };
-use themes::head::{head_cv, margin, Head, HeadOptions};
+use themes::head::{head_cv, margins, Head, HeadOptions};
 use themes::eval::score::{bootstrap, score};
 use themes::input::read_all;
 use themes::learn::grouped_folds;
@@ -133,7 +133,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let article_keys: Vec<String> = all_rows.iter().map(|(set, r)| format!("{set}/{}", r.article)).collect();
     let groups: BTreeMap<String, Vec<String>> =
         label_set.groups().into_iter().map(|g| (g.clone(), label_set.group(&g).iter().map(|l| l.id.clone()).collect())).collect();
-    let mut thresholds: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
+    let mut thresholds: Vec<f32> = label_set.thresholds();
     let mut few_shot = Vec::new();
 
     let mut model_name = String::from("-");
@@ -156,11 +156,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             None => match &args.head {
                 None => predictions.iter().map(|p| p.scores.clone()).collect(),
                 Some(dir) => {
-                    let head = Head::load(dir, &model_name, &model_revision, embedder.dim(), &label_set)?;
+                    let head = Head::load(dir, &embedder, &label_set)?;
                     mode = format!("head {}", dir.display());
-                    let zero_shot = thresholds.clone();
                     thresholds = head.thresholds();
-                    predictions.iter().map(|p| head.probabilities(&p.vector, &p.scores, &zero_shot)).collect()
+                    predictions.iter().map(|p| head.probabilities(&p.vector, &p.scores)).collect()
                 }
             },
             Some(k) => {
@@ -188,8 +187,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                     anchors.push(AnchorResult { name: name.to_owned(), note, result });
                 }
                 let zero_shot = classifier_cv(&features, &gold_bools, &folds);
-                let margins: Vec<Vec<f32>> =
-                    zero_shot.iter().map(|r| r.iter().zip(&thresholds).map(|(s, t)| margin(*s, *t)).collect()).collect();
+                let margins: Vec<Vec<f32>> = zero_shot.iter().map(|r| margins(r, &thresholds)).collect();
+                let zero_shot_decided = decide(&zero_shot, &thresholds, &ids);
                 let options = HeadOptions::default();
                 let trained = head_cv(&vectors, &margins, &gold_bools, &folds, None, args.seed, options);
                 let decided = decide(&trained, &half, &ids);
@@ -199,7 +198,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                     intervals: bootstrap(&gold_sets, &decided, &article_keys, &ids, &groups, args.resamples, args.seed),
                 };
                 if !args.examples_per_label.is_empty() {
-                    let zs = score(&gold_sets, &decide(&zero_shot, &thresholds, &ids), &ids, &groups);
+                    let zs = score(&gold_sets, &zero_shot_decided, &ids, &groups);
                     few_shot.push(FewShotPoint { examples: Some(0), macro_f1: zs.macro_f1, groups: zs.groups, draws: vec![zs.macro_f1] });
                     for &n in &args.examples_per_label {
                         let draws: Vec<_> = (0..3u64)
@@ -231,8 +230,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                         note: "the classifier without a head, its weights refitted in each fold".to_owned(),
                         result: SetResult {
                             name: "pooled".to_owned(),
-                            scores: score(&gold_sets, &decide(&zero_shot, &thresholds_of(&label_set), &ids), &ids, &groups),
-                            intervals: bootstrap(&gold_sets, &decide(&zero_shot, &thresholds_of(&label_set), &ids), &article_keys, &ids, &groups, args.resamples, args.seed),
+                            scores: score(&gold_sets, &zero_shot_decided, &ids, &groups),
+                            intervals: bootstrap(&gold_sets, &zero_shot_decided, &article_keys, &ids, &groups, args.resamples, args.seed),
                         },
                     });
                     trained
@@ -389,10 +388,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn thresholds_of(set: &themes::labels::LabelSet) -> Vec<f32> {
-    set.labels.iter().map(|l| l.threshold).collect()
 }
 
 fn decide(scores: &[Vec<f32>], thresholds: &[f32], ids: &[String]) -> Vec<BTreeSet<String>> {

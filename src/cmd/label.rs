@@ -129,14 +129,18 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     // Article counts per source give every article its ordinal: what
     // sharding splits and the progress bar counts.
     let mut counts = Vec::with_capacity(sources.len());
-    let mut unreadable = Vec::new();
+    // Why a source could not even be counted (with --keep-going), by index.
+    let mut unreadable: Vec<Option<String>> = Vec::with_capacity(sources.len());
     for source in &sources {
         match if source.is_stdin() { Ok(0) } else { count_articles(source) } {
-            Ok(n) => counts.push(n),
+            Ok(n) => {
+                counts.push(n);
+                unreadable.push(None);
+            }
             Err(err) if args.keep_going => {
                 // Counted as no articles, as on every machine that cannot read it either.
                 counts.push(0);
-                unreadable.push((source.path.clone(), err.to_string()));
+                unreadable.push(Some(err.to_string()));
                 eprintln!("skipped: {err}");
             }
             Err(err) => return Err(anyhow::Error::new(err).context("stopped (--keep-going skips files that cannot be read)")),
@@ -157,7 +161,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let languages = args.model.languages();
 
     let head = match &args.head {
-        Some(dir) => Some(Head::load(dir, &embedder.identity().name, &embedder.identity().revision, embedder.dim(), &label_set)?),
+        Some(dir) => Some(Head::load(dir, &embedder, &label_set)?),
         None => None,
     };
     let head_digest = match &args.head {
@@ -172,12 +176,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         serde_json::json!({ "model": embedder.identity().key(), "labels": label_set.hash(), "long": "windows", "head": head_digest })
             .to_string(),
     ));
-    let thresholds: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
-    let decide = Decide { head: head.as_ref(), thresholds: &thresholds };
     let mut rows_out = match &args.out {
         Some(out) => {
             let journal = journal_path(out);
-            let fingerprint = journal_fingerprint(&sources, &run_id, args.shard)?;
+            let fingerprint = journal_fingerprint(&sources, &run_id, args.shard);
             if args.resume {
                 let j = Journal::resume(&journal, &fingerprint)?;
                 if !global.quiet && !j.done.is_empty() {
@@ -193,8 +195,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         }
         None => Rows::Direct(RowWriter::create(None, args.format.into(), args.summary.as_deref(), &ids)?),
     };
-    let done: Vec<String> = match &rows_out {
-        Rows::Journal(j) => j.done.clone(),
+    // The articles an interrupted run completed, in order (empty unless resuming).
+    let done: Vec<String> = match &mut rows_out {
+        Rows::Journal(j) => std::mem::take(&mut j.done),
         Rows::Direct(_) => Vec::new(),
     };
 
@@ -206,11 +209,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let mut skipped: Vec<Skipped> = Vec::new();
     let (mut articles_done, mut paragraphs_done, mut resumed) = (0usize, 0usize, 0usize);
     let mut ordinal = 0usize;
-    for (source, &count) in sources.iter().zip(&counts) {
+    for ((source, &count), unreadable) in sources.iter().zip(&counts).zip(&unreadable) {
         let base = ordinal;
         ordinal += count;
         let overlap = base.max(range.start)..(base + count).min(range.end);
-        if let Some((_, reason)) = unreadable.iter().find(|(p, _)| p == &source.path) {
+        if let Some(reason) = unreadable {
             skipped.push(Skipped { location: source.path.display().to_string(), articles: 0, reason: reason.clone() });
             continue;
         }
@@ -263,7 +266,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 progress.inc(1);
                 continue;
             }
-            let rows = label_rows(article, &prepared, &mut cached, &decide, &ids, &languages, &mut warned_language)?;
+            let rows = label_rows(article, &prepared, &mut cached, head.as_ref(), &ids, &languages, &mut warned_language)?;
             match &mut rows_out {
                 Rows::Journal(j) => j.append(&article.id, &rows)?,
                 Rows::Direct(writer) => writer.write_article(&rows)?,
@@ -321,7 +324,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
 
 /// What the journal must match to be resumed: the run (model, labels,
 /// options), the part, and each input's path, size and modification time.
-fn journal_fingerprint(sources: &[themes::input::Source], run_id: &str, shard: Option<ShardSpec>) -> anyhow::Result<String> {
+fn journal_fingerprint(sources: &[themes::input::Source], run_id: &str, shard: Option<ShardSpec>) -> String {
     let mut hash = Sha256::new();
     hash.update(run_id.as_bytes());
     hash.update(shard.map(|s| s.to_string()).unwrap_or_default().as_bytes());
@@ -335,32 +338,22 @@ fn journal_fingerprint(sources: &[themes::input::Source], run_id: &str, shard: O
             }
         }
     }
-    Ok(hex::encode(hash.finalize()))
-}
-
-/// How scores become labels: the label set's thresholds, or a trained head.
-struct Decide<'a> {
-    head: Option<&'a Head>,
-    thresholds: &'a [f32],
+    hex::encode(hash.finalize())
 }
 
 fn label_rows(
     article: &Article,
     prepared: &PreparedLabels,
     cached: &mut CachedEmbedder,
-    decide: &Decide,
+    head: Option<&Head>,
     ids: &[String],
     languages: &[String],
     warned_language: &mut bool,
 ) -> anyhow::Result<Vec<LabelRow>> {
     let mut predictions = label_article(article, prepared, cached)
         .with_context(|| format!("labelling article {} ({})", article.id, article.source))?;
-    if let Some(head) = decide.head {
-        let head_thresholds = head.thresholds();
-        for p in &mut predictions {
-            p.scores = head.probabilities(&p.vector, &p.scores, decide.thresholds);
-            p.labels = (0..p.scores.len()).filter(|&j| p.scores[j] >= head_thresholds[j]).collect();
-        }
+    if let Some(head) = head {
+        predictions.iter_mut().for_each(|p| head.apply(p));
     }
     let mut rows = Vec::with_capacity(predictions.len());
     for (p, text) in predictions.iter().zip(&article.paragraphs) {

@@ -94,7 +94,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let articles = read_all(&args.inputs)?;
     let embedder = args.model.load(global)?;
     let head = match &args.head {
-        Some(dir) => Some(Head::load(dir, &embedder.identity().name, &embedder.identity().revision, embedder.dim(), &label_set)?),
+        Some(dir) => Some(Head::load(dir, &embedder, &label_set)?),
         None => None,
     };
     let uncertainty = head.as_ref().is_some_and(|h| h.info.examples.get(&args.label).copied().unwrap_or(0) > 0);
@@ -108,28 +108,22 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     for article in &articles {
         let predictions = label_article(article, &prepared, &mut cached)
             .with_context(|| format!("scoring article {} ({})", article.id, article.source))?;
-        for (p, text) in predictions.iter().zip(&article.paragraphs) {
+        for (mut p, text) in predictions.into_iter().zip(&article.paragraphs) {
             if known.contains(&(article.id.clone(), p.paragraph)) {
                 continue;
             }
-            let (scores, labels): (Vec<f32>, Vec<usize>) = match &head {
-                Some(h) => {
-                    let s = h.probabilities(&p.vector, &p.scores, &prepared.thresholds);
-                    let t = h.thresholds();
-                    let l = (0..s.len()).filter(|&k| s[k] >= t[k]).collect();
-                    (s, l)
-                }
-                None => (p.scores.clone(), p.labels.clone()),
-            };
+            if let Some(h) = &head {
+                h.apply(&mut p);
+            }
             candidates.push(Candidate {
                 row: GoldRow {
                     article: format!("{}#{}", article.id, p.paragraph),
                     paragraph: 1,
                     text: text.clone(),
-                    labels: labels.iter().map(|&k| ids[k].clone()).collect(),
+                    labels: p.labels.iter().map(|&k| ids[k].clone()).collect(),
                     line: 0,
                 },
-                score: scores[j],
+                score: p.scores[j],
             });
         }
         progress.inc(1);

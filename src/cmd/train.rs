@@ -81,13 +81,12 @@ fn train_head(
     gold: &[Vec<bool>],
     global: &Global,
 ) -> anyhow::Result<ExitCode> {
-    use themes::head::{fit_heads, margin, Head, HeadInfo, HeadOptions};
+    use themes::head::{fit_heads, margins, Head, HeadInfo, HeadOptions};
     let ids = label_set.ids();
-    let thresholds: Vec<f32> = label_set.labels.iter().map(|l| l.threshold).collect();
+    let thresholds: Vec<f32> = label_set.thresholds();
     let vectors: Vec<&[f32]> = predictions.iter().map(|p| p.vector.as_slice()).collect();
-    let margins: Vec<Vec<f32>> =
-        predictions.iter().map(|p| p.scores.iter().zip(&thresholds).map(|(s, t)| margin(*s, *t)).collect()).collect();
-    let heads = fit_heads(&vectors, &margins, gold, HeadOptions::default());
+    let zero_shot: Vec<Vec<f32>> = predictions.iter().map(|p| margins(&p.scores, &thresholds)).collect();
+    let heads = fit_heads(&vectors, &zero_shot, gold, HeadOptions::default());
     let examples: std::collections::BTreeMap<String, usize> =
         ids.iter().enumerate().map(|(j, id)| (id.clone(), gold.iter().filter(|g| g[j]).count())).collect();
     let info = HeadInfo {
@@ -102,13 +101,13 @@ fn train_head(
         examples: examples.clone(),
         trained_on: args.gold.iter().map(|p| p.display().to_string()).collect(),
     };
-    let head = Head::new(info, heads);
+    let head = Head::new(info, heads, thresholds);
     head.save(&args.out)?;
     if !global.quiet {
         eprintln!("trained a head on {} paragraphs; written to {}", gold.len(), args.out.display());
         for (j, id) in ids.iter().enumerate() {
             let note = if examples[id] == 0 { "  (no examples: zero-shot decisions kept)" } else { "" };
-            eprintln!("  {id:<20} {:>4} examples  prior weight {:.2}{note}", examples[id], head.prior[j]);
+            eprintln!("  {id:<20} {:>4} examples  prior weight {:.2}{note}", examples[id], head.per_label[j].prior);
         }
         eprintln!("estimate it honestly with: themes eval --gold ... --cv 5 --head {}", args.out.display());
     }

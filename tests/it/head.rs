@@ -11,7 +11,7 @@ use themes::embed::LongText;
 use themes::eval::experiment::classifier_cv;
 use themes::eval::gold::{articles, read_gold};
 use themes::eval::score::{bootstrap, score};
-use themes::head::{head_cv, margin, HeadOptions};
+use themes::head::{head_cv, margins, HeadOptions};
 use themes::labels::LabelSet;
 use themes::learn::grouped_folds;
 use themes::pipeline::{label_article, PreparedLabels};
@@ -40,7 +40,7 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     let folds = grouped_folds(&keys, 5, 13);
     let features: Vec<_> = predictions.iter().map(|p| p.features.clone()).collect();
     let zero_shot = classifier_cv(&features, &gold, &folds);
-    let thresholds: Vec<f32> = set.labels.iter().map(|l| l.threshold).collect();
+    let thresholds: Vec<f32> = set.thresholds();
     let decide = |scores: &[Vec<f32>], t: &[f32]| -> Vec<std::collections::BTreeSet<String>> {
         scores.iter().map(|s| (0..ids.len()).filter(|&j| s[j] >= t[j]).map(|j| ids[j].clone()).collect()).collect()
     };
@@ -48,8 +48,7 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     let zs_decided = decide(&zero_shot, &thresholds);
     let zs = score(&gold_sets, &zs_decided, &ids, &groups);
     let intervals = bootstrap(&gold_sets, &zs_decided, &keys, &ids, &groups, 1000, 13);
-    let margins: Vec<Vec<f32>> =
-        zero_shot.iter().map(|r| r.iter().zip(&thresholds).map(|(s, t)| margin(*s, *t)).collect()).collect();
+    let margins: Vec<Vec<f32>> = zero_shot.iter().map(|r| margins(r, &thresholds)).collect();
     let vectors: Vec<&[f32]> = predictions.iter().map(|p| p.vector.as_slice()).collect();
     let half = vec![0.5; ids.len()];
     let mut checked = 0;
