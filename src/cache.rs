@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use crate::embed::{Embedded, Embedder, LongText};
+use crate::embed::{Embed, Embedded, LongText};
 use crate::error::{Error, Result};
 
 /// The default location: `$THEMES_CACHE`, else the platform cache folder.
@@ -124,9 +124,17 @@ fn text_hash(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
+/// The cache at its default place, or none with `no_cache`.
+pub fn open_default(no_cache: bool) -> Result<Option<Cache>> {
+    if no_cache {
+        return Ok(None);
+    }
+    Cache::open(&default_path()).map(Some)
+}
+
 /// An embedder with an optional cache in front; counts what it computed.
 pub struct CachedEmbedder<'a> {
-    embedder: &'a Embedder,
+    embedder: &'a dyn Embed,
     cache: Option<Cache>,
     long: LongText,
     /// Texts the model had to embed (cache misses).
@@ -137,12 +145,12 @@ pub struct CachedEmbedder<'a> {
 
 impl<'a> CachedEmbedder<'a> {
     /// Wraps `embedder`; `cache` `None` means every text is embedded.
-    pub fn new(embedder: &'a Embedder, cache: Option<Cache>, long: LongText) -> Self {
+    pub fn new(embedder: &'a dyn Embed, cache: Option<Cache>, long: LongText) -> Self {
         CachedEmbedder { embedder, cache, long, computed: 0, reused: 0 }
     }
 
     /// The wrapped embedder.
-    pub fn embedder(&self) -> &Embedder {
+    pub fn embedder(&self) -> &'a dyn Embed {
         self.embedder
     }
 

@@ -27,6 +27,23 @@ pub enum LongText {
     Windows,
 }
 
+impl LongText {
+    /// The names the command line takes.
+    pub const NAMES: [&'static str; 2] = ["truncate", "windows"];
+}
+
+impl std::str::FromStr for LongText {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "truncate" => Ok(LongText::Truncate),
+            "windows" => Ok(LongText::Windows),
+            other => Err(Error::Usage(format!("unknown long-text mode {other:?}: use truncate or windows"))),
+        }
+    }
+}
+
 /// Where and at which precision the model runs.
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
@@ -39,29 +56,68 @@ pub struct EmbedOptions {
     pub token_budget: usize,
 }
 
-/// Parses `auto`, `cpu`, `cuda` or `cuda:N`. `auto` picks CUDA when the
-/// binary was built with it and a GPU answers, else the CPU.
-pub fn parse_device(spec: &str) -> Result<Device> {
-    let cuda_index = match spec {
-        "cpu" => return Ok(Device::Cpu),
-        "auto" => {
-            if candle_core::utils::cuda_is_available() {
-                return Device::new_cuda(0).or(Ok(Device::Cpu));
-            }
-            return Ok(Device::Cpu);
+/// Where to run: `auto`, `cpu`, `cuda` or `cuda:N`, checked when parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// CUDA when the binary was built with it and a GPU answers, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// CUDA device N.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self> {
+        match spec {
+            "auto" => Ok(DeviceSpec::Auto),
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" => Ok(DeviceSpec::Cuda(0)),
+            other => match other.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) => Ok(DeviceSpec::Cuda(n)),
+                None => Err(Error::Usage(format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N"))),
+            },
         }
-        "cuda" => 0,
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) => n,
-            None => return Err(Error::Usage(format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N"))),
-        },
-    };
-    if !candle_core::utils::cuda_is_available() {
-        return Err(Error::Usage(
-            "CUDA was asked for, but this binary was built without CUDA support; rebuild with `cargo build --release --features cuda`, or use --device cpu".to_owned(),
-        ));
     }
-    Device::new_cuda(cuda_index).map_err(|e| Error::Usage(format!("cannot open CUDA device {cuda_index}: {e}")))
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Auto => f.write_str("auto"),
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// Opens the device.
+    pub fn open(self) -> Result<Device> {
+        let index = match self {
+            DeviceSpec::Cpu => return Ok(Device::Cpu),
+            DeviceSpec::Auto => {
+                if candle_core::utils::cuda_is_available() {
+                    return Device::new_cuda(0).or(Ok(Device::Cpu));
+                }
+                return Ok(Device::Cpu);
+            }
+            DeviceSpec::Cuda(n) => n,
+        };
+        if !candle_core::utils::cuda_is_available() {
+            return Err(Error::Usage(
+                "CUDA was asked for, but this binary was built without CUDA support; rebuild with `cargo build --release --features cuda`, or use --device cpu".to_owned(),
+            ));
+        }
+        Device::new_cuda(index).map_err(|e| Error::Usage(format!("cannot open CUDA device {index}: {e}")))
+    }
+}
+
+/// Parses `auto`, `cpu`, `cuda` or `cuda:N` and opens the device.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    spec.parse::<DeviceSpec>()?.open()
 }
 
 /// Parses `f32`, `f16` or `bf16`.
@@ -128,6 +184,33 @@ pub struct Embedder {
     identity: ModelIdentity,
 }
 
+/// What the rest of the crate needs of a sentence-transformer: who it is
+/// and vectors for texts. [`Embedder`] is the real one; tests of the
+/// orchestration give a small deterministic one instead of loading a model.
+pub trait Embed {
+    /// The model's identity (cache keys, head checks, reports).
+    fn identity(&self) -> &ModelIdentity;
+    /// Vector length.
+    fn dim(&self) -> usize;
+    /// Embeds `texts` (normalized, see [`crate::input::normalize`]); results
+    /// come back in input order.
+    fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>>;
+}
+
+impl Embed for Embedder {
+    fn identity(&self) -> &ModelIdentity {
+        Embedder::identity(self)
+    }
+
+    fn dim(&self) -> usize {
+        Embedder::dim(self)
+    }
+
+    fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>> {
+        Embedder::embed(self, texts, long)
+    }
+}
+
 /// Word pieces shared by neighbouring windows, so a sentence cut at a window
 /// edge is seen whole by one of them.
 const WINDOW_OVERLAP: usize = 32;
@@ -180,8 +263,6 @@ impl Embedder {
                 format!("{} is missing; only safetensors weights are read", weights.display()),
             ));
         }
-        // Safety: the file is memory-mapped read-only; it was verified
-        // against its checksum and nothing in this process writes to it.
         // bf16 on the CPU: f32 tensors, with the linear layers' products in
         // bf16 (model::bf16); candle's own CPU bf16 path is slower than f32.
         let bf16_products = options.device.is_cpu() && options.dtype == DType::BF16;
@@ -191,6 +272,8 @@ impl Embedder {
             ));
         }
         let load_dtype = if bf16_products { DType::F32 } else { options.dtype };
+        // SAFETY: the file is memory-mapped read-only; it was verified
+        // against its checksum and nothing in this process writes to it.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], load_dtype, &options.device)? };
         let mut model = Bert::load(vb, &config)
             .map_err(|e| Error::model(name, format!("loading {}: {e}", weights.display())))?;
@@ -401,15 +484,3 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (na * nb).max(1e-12)
 }
 
-/// Asks the C allocator to keep freed memory instead of returning it to the
-/// kernel. Every layer allocates and frees tensors of a few megabytes;
-/// glibc serves those with fresh mappings by default, and zeroing the new
-/// pages took a seventh of the forward pass. Call once, early.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // Safety: mallopt only changes allocator tuning parameters.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}

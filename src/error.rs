@@ -99,6 +99,16 @@ pub enum Error {
         message: String,
     },
 
+    /// Another error, with what was being done when it happened.
+    #[error("{what}")]
+    Context {
+        /// What was being done ("labelling article X").
+        what: String,
+        /// The error.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A request that cannot be satisfied as asked (bad option combination,
     /// feature not compiled in, ...).
     #[error("{0}")]
@@ -114,6 +124,11 @@ impl Error {
     /// Invalid content at `location`.
     pub fn invalid(location: Location, message: impl Into<String>) -> Self {
         Error::Invalid { location, message: message.into() }
+    }
+
+    /// Wraps `self` with what was being done.
+    pub fn context(self, what: impl Into<String>) -> Self {
+        Error::Context { what: what.into(), source: Box::new(self) }
     }
 
     /// A model problem.

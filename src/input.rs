@@ -239,26 +239,10 @@ struct JsonlArticle {
 fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Article>> {
     let mut articles = Vec::new();
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
-    for (index, line) in text.split('\n').enumerate() {
-        let number = index + 1;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
-        }
+    for line in crate::jsonl::lines(text) {
+        let number = line.number;
         let location = Location::line(path, number);
-        // serde would also read an array (`["id", "text"]`) as the struct.
-        if line.trim_start().starts_with('[') {
-            return Err(Error::invalid(
-                location,
-                "not an article: a JSON array; each line must be {\"id\": ..., \"text\": ...}",
-            ));
-        }
-        let raw: JsonlArticle = serde_json::from_str(line).map_err(|e| {
-            Error::invalid(
-                location.clone(),
-                format!("not an article: {e}; each line must be {{\"id\": ..., \"text\": ...}}"),
-            )
-        })?;
+        let raw: JsonlArticle = crate::jsonl::parse(location.clone(), line.text, "an article", ARTICLE_SHAPE)?;
         let id = match raw.id {
             serde_json::Value::String(s) if !s.trim().is_empty() => s,
             serde_json::Value::Number(n) => n.to_string(),
@@ -284,6 +268,8 @@ fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Article>> {
     Ok(articles)
 }
 
+const ARTICLE_SHAPE: &str = "{\"id\": ..., \"text\": ...}";
+
 /// Reads every source and checks that article ids are unique across them
 /// (outputs are keyed by article id).
 pub fn read_all(inputs: &[PathBuf]) -> Result<Vec<Article>> {
@@ -304,16 +290,30 @@ pub fn read_all(inputs: &[PathBuf]) -> Result<Vec<Article>> {
 
 /// Errors if two articles share an id.
 pub fn check_unique_ids(articles: &[Article]) -> Result<()> {
-    let mut first: BTreeMap<&str, &Location> = BTreeMap::new();
-    for article in articles {
-        if let Some(prev) = first.insert(&article.id, &article.source) {
+    let mut ids = UniqueIds::default();
+    articles.iter().try_for_each(|article| ids.insert(article))
+}
+
+/// The article ids seen so far in a run: outputs are keyed by article id, so
+/// an id seen twice, in one file or across files, is an error naming both
+/// places.
+#[derive(Debug, Default)]
+pub struct UniqueIds {
+    first: std::collections::HashMap<String, Location>,
+}
+
+impl UniqueIds {
+    /// Records `article`'s id, or errors if an earlier article had it.
+    pub fn insert(&mut self, article: &Article) -> Result<()> {
+        if let Some(prev) = self.first.get(&article.id) {
             return Err(Error::invalid(
                 article.source.clone(),
                 format!("article id {:?} is also the id of {prev}; rename one of them", article.id),
             ));
         }
+        self.first.insert(article.id.clone(), article.source.clone());
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

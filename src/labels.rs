@@ -355,6 +355,14 @@ impl Label {
     }
 }
 
+/// Writes a label file atomically, after checking that it loads.
+pub fn write_file(text: &str, out: &Path) -> Result<()> {
+    LabelSet::parse(text, out)?;
+    let mut file = crate::output::AtomicFile::create(out)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(out, e))?;
+    file.commit()
+}
+
 /// Rewrites a label file's text with new thresholds, biases and
 /// `[classifier]` table, keeping its comments and layout.
 pub fn rewrite(

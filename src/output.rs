@@ -216,6 +216,23 @@ pub enum RowFormat {
     Csv,
 }
 
+impl RowFormat {
+    /// The names the command line takes.
+    pub const NAMES: [&'static str; 2] = ["jsonl", "csv"];
+}
+
+impl std::str::FromStr for RowFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "jsonl" => Ok(RowFormat::Jsonl),
+            "csv" => Ok(RowFormat::Csv),
+            other => Err(Error::Usage(format!("unknown format {other:?}: use jsonl or csv"))),
+        }
+    }
+}
+
 /// Writes articles' rows in a format, with the optional article summaries
 /// beside them: the one place label output is assembled.
 pub struct RowWriter {

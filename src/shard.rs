@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Location, Result};
 use crate::input::{Format, Source};
@@ -65,22 +64,9 @@ pub fn count_articles(source: &Source) -> Result<usize> {
         Format::Text => Ok(1),
         Format::Jsonl => {
             let bytes = std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?;
-            let text = String::from_utf8_lossy(&bytes);
-            Ok(text.split('\n').filter(|l| !l.strip_suffix('\r').unwrap_or(l).trim().is_empty()).count())
+            Ok(crate::jsonl::count(&bytes))
         }
     }
-}
-
-/// A digest of the inputs' layout (paths as given and article counts): the
-/// same on every machine that sees the same files under the same names.
-pub fn plan_fingerprint(sources: &[Source], counts: &[usize]) -> String {
-    let mut hash = Sha256::new();
-    for (source, count) in sources.iter().zip(counts) {
-        hash.update(source.path.to_string_lossy().as_bytes());
-        hash.update([0]);
-        hash.update(count.to_le_bytes());
-    }
-    hex::encode(hash.finalize())
 }
 
 /// The manifest a shard writes beside its output.
@@ -94,7 +80,7 @@ pub struct Manifest {
     pub end: usize,
     /// Articles in all parts.
     pub total: usize,
-    /// [`plan_fingerprint`] of the inputs.
+    /// The inputs' layout digest (`job::label::InputPlan::layout_digest`).
     pub plan: String,
     /// Digest of the model, label set and options: parts must agree.
     pub run: String,

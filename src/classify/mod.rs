@@ -16,11 +16,72 @@
 //! The combiner's weights are shared by all labels, with a per-label bias,
 //! so a label a user adds is scored by the same learned rules.
 
+pub mod head;
 pub mod segment;
 
 use serde::{Deserialize, Serialize};
 
 use crate::embed::cosine;
+
+/// One feature of a (paragraph, label) pair. The combiner's weights, the
+/// label file's `[classifier]` table and every reader of a feature vector
+/// go by these names, never by a bare position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Feature {
+    /// Best cosine of the paragraph or one of its units to the label's prototypes.
+    BestUnit,
+    /// Cosine of the whole paragraph to the label's prototypes.
+    Paragraph,
+    /// Best cosine of the paragraph to the label's "not this" sentences.
+    Negative,
+    /// 1 when an alias of the label occurs in the paragraph.
+    Alias,
+    /// `best_unit` minus the best of the other labels.
+    Margin,
+    /// Mean paragraph cosine over the article.
+    ArticleMean,
+    /// Best unit cosine over the article.
+    ArticleMax,
+    /// The headline's best unit cosine.
+    Headline,
+    /// The neighbouring paragraphs' best unit cosine.
+    Neighbours,
+    /// Share of the article's paragraphs holding an alias of the label.
+    ArticleAlias,
+    /// ln(1 + words).
+    LogWords,
+    /// 1 when the paragraph is shorter than [`SHORT_WORDS`] words.
+    Short,
+}
+
+impl Feature {
+    /// Every feature, in vector order.
+    pub const ALL: [Feature; 12] = [
+        Feature::BestUnit,
+        Feature::Paragraph,
+        Feature::Negative,
+        Feature::Alias,
+        Feature::Margin,
+        Feature::ArticleMean,
+        Feature::ArticleMax,
+        Feature::Headline,
+        Feature::Neighbours,
+        Feature::ArticleAlias,
+        Feature::LogWords,
+        Feature::Short,
+    ];
+
+    /// Its name in the label file.
+    pub fn name(self) -> &'static str {
+        FEATURES[self as usize]
+    }
+
+    /// Its value in a feature vector.
+    pub fn of(self, features: &[f32]) -> f32 {
+        features[self as usize]
+    }
+}
 
 /// Names of the features, in the order [`Combiner::weights`] uses.
 pub const FEATURES: &[&str] = &[
@@ -37,6 +98,18 @@ pub const FEATURES: &[&str] = &[
     "log_words",
     "short",
 ];
+
+/// The logistic function, shared by every logistic model of the crate.
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The decision: the labels (indices) whose score reaches their threshold.
+/// The one place a score becomes a label, for zero-shot scores, a head's
+/// probabilities and cross-validated scores alike.
+pub fn decide(scores: &[f32], thresholds: &[f32]) -> Vec<usize> {
+    (0..scores.len()).filter(|&j| scores[j] >= thresholds[j]).collect()
+}
 
 /// A label's prototypes as vectors.
 #[derive(Debug, Clone)]
@@ -140,7 +213,7 @@ impl Combiner {
 
 /// A paragraph shorter than this many words is treated as page furniture
 /// unless other evidence is strong.
-const SHORT_WORDS: usize = 8;
+pub const SHORT_WORDS: usize = 8;
 
 fn best(vector: &[f32], prototypes: &[Vec<f32>]) -> f32 {
     prototypes.iter().map(|p| cosine(vector, p)).fold(0.0f32, f32::max)
@@ -220,22 +293,25 @@ pub fn classify_article(
                 .fold(0.0f32, f32::max);
             let headline = locals[0].best_unit[j];
             let has_alias = !p.aliases[j].is_empty();
-            let f = vec![
-                l.best_unit[j],
-                l.paragraph[j],
-                l.negative[j],
-                has_alias as u8 as f32,
-                l.best_unit[j] - other,
-                article_mean[j],
-                article_max[j],
-                headline,
-                neighbours,
-                article_alias[j],
-                (1.0 + words as f32).ln(),
-                (words < SHORT_WORDS) as u8 as f32,
-            ];
+            let mut f = vec![0f32; Feature::ALL.len()];
+            for (feature, value) in [
+                (Feature::BestUnit, l.best_unit[j]),
+                (Feature::Paragraph, l.paragraph[j]),
+                (Feature::Negative, l.negative[j]),
+                (Feature::Alias, has_alias as u8 as f32),
+                (Feature::Margin, l.best_unit[j] - other),
+                (Feature::ArticleMean, article_mean[j]),
+                (Feature::ArticleMax, article_max[j]),
+                (Feature::Headline, headline),
+                (Feature::Neighbours, neighbours),
+                (Feature::ArticleAlias, article_alias[j]),
+                (Feature::LogWords, (1.0 + words as f32).ln()),
+                (Feature::Short, (words < SHORT_WORDS) as u8 as f32),
+            ] {
+                f[feature as usize] = value;
+            }
             let z = combiner.logit(&f, biases.get(j).copied().unwrap_or(0.0));
-            scores.push(1.0 / (1.0 + (-z).exp()));
+            scores.push(sigmoid(z));
             let mut ev = Vec::new();
             match l.best_span[j] {
                 Some(u) => ev.push(Evidence::Span { text: p.units[u].0.to_owned(), similarity: l.best_unit[j] }),
@@ -260,4 +336,72 @@ pub fn classify_article(
         out.push(Scored { scores, features, evidence });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A combiner that scores the best unit cosine alone, logit = 10·(x − 0.5).
+    fn best_unit_only() -> Combiner {
+        let mut weights = vec![0f32; FEATURES.len()];
+        weights[Feature::BestUnit as usize] = 10.0;
+        Combiner {
+            features: FEATURES.iter().map(|s| s.to_string()).collect(),
+            mean: vec![0.0; FEATURES.len()],
+            scale: vec![1.0; FEATURES.len()],
+            weights,
+            intercept: -5.0,
+        }
+    }
+
+    #[test]
+    fn features_context_and_evidence_come_from_the_right_paragraphs() {
+        let (x, y, xy) = ([1.0f32, 0.0], [0.0f32, 1.0], [0.6f32, 0.8]);
+        let labels = vec![
+            LabelVectors { positives: vec![x.to_vec()], negatives: vec![y.to_vec()] },
+            LabelVectors { positives: vec![y.to_vec()], negatives: vec![] },
+        ];
+        let paragraphs = vec![
+            ParagraphInput { text: "Headline about x", vector: &x, units: vec![], aliases: vec![vec![], vec![]] },
+            // The whole paragraph leans to y; one of its clauses is x itself.
+            ParagraphInput {
+                text: "a longer paragraph whose second clause is the x one, said officials today",
+                vector: &xy,
+                units: vec![("the x one", &x)],
+                aliases: vec![vec![], vec!["Y-term".to_owned()]],
+            },
+            ParagraphInput { text: "Short y note", vector: &y, units: vec![], aliases: vec![vec![], vec![]] },
+        ];
+        let scored = classify_article(&paragraphs, &labels, &[0.0, 0.0], &best_unit_only());
+        assert_eq!(scored.len(), 3);
+        let f = |p: usize, label: usize, feature: Feature| feature.of(&scored[p].features[label]);
+        assert!((f(1, 0, Feature::Paragraph) - 0.6).abs() < 1e-6);
+        assert!((f(1, 0, Feature::BestUnit) - 1.0).abs() < 1e-6, "the clause beats the paragraph");
+        assert!((f(1, 0, Feature::Negative) - 0.8).abs() < 1e-6);
+        assert_eq!(f(1, 1, Feature::Alias), 1.0);
+        assert_eq!(f(1, 0, Feature::Alias), 0.0);
+        assert!((f(2, 0, Feature::Headline) - 1.0).abs() < 1e-6, "the first paragraph is the headline");
+        assert!((f(2, 0, Feature::Neighbours) - 1.0).abs() < 1e-6, "paragraph 2's clause is a neighbour");
+        assert!((f(0, 1, Feature::ArticleAlias) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(f(2, 1, Feature::Short), 1.0);
+        assert_eq!(f(1, 1, Feature::Short), 0.0);
+        assert!((f(1, 0, Feature::Margin) - (1.0 - 0.8)).abs() < 1e-6);
+        assert_eq!(scored[1].evidence[0][0], Evidence::Span { text: "the x one".to_owned(), similarity: 1.0 });
+        assert!(scored[1].evidence[1].contains(&Evidence::Alias { terms: vec!["Y-term".to_owned()] }));
+        assert!(matches!(&scored[2].evidence[0][1], Evidence::Context { source, .. } if source == "headline"));
+        // Scores are the combiner's: best unit 1 -> sigmoid(5); 0 -> sigmoid(-5).
+        assert!((scored[0].scores[0] - sigmoid(5.0)).abs() < 1e-6);
+        assert!((scored[0].scores[1] - sigmoid(-5.0)).abs() < 1e-6);
+        assert_eq!(decide(&scored[1].scores, &[0.5, 0.5]), vec![0, 1]);
+        assert_eq!(decide(&scored[0].scores, &[0.5, 0.5]), vec![0]);
+    }
+
+    #[test]
+    fn feature_names_follow_the_vector_order() {
+        for (i, f) in Feature::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+            assert_eq!(f.name(), FEATURES[i]);
+        }
+    }
 }

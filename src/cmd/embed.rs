@@ -7,7 +7,9 @@ use serde::Serialize;
 use themes::input::{normalize, read_all};
 use themes::output::Sink;
 
-use super::common::{Long, ModelArgs};
+use themes::embed::LongText;
+
+use super::args::{choice, ModelArgs};
 use super::Global;
 
 /// Embed every paragraph of the inputs.
@@ -29,8 +31,8 @@ pub struct Args {
 
     /// Paragraphs longer than the model's window: truncate (as
     /// sentence-transformers does) or windows (nothing lost).
-    #[arg(long, value_enum, default_value = "truncate")]
-    long: Long,
+    #[arg(long, default_value = "truncate", value_parser = choice::<LongText>(&LongText::NAMES))]
+    long: LongText,
 
     #[command(flatten)]
     model: ModelArgs,
@@ -55,11 +57,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let embedder = args.model.load(global)?;
     let mut sink = Sink::create(args.out.as_deref())?;
     let paragraphs: Vec<_> = articles.iter().flat_map(|a| a.numbered()).collect();
-    let progress = super::progress(paragraphs.len() as u64, global);
+    let progress = super::progress_of(paragraphs.len() as u64, "paragraphs", global);
     for chunk in paragraphs.chunks(CHUNK) {
         let texts: Vec<String> = chunk.iter().map(|p| normalize(p.text)).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embedded = embedder.embed(&refs, args.long.into())?;
+        let embedded = embedder.embed(&refs, args.long)?;
         for (p, e) in chunk.iter().zip(&embedded) {
             sink.write_json_line(&Row {
                 article: p.article,

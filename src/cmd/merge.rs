@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use themes::journal::Outputs;
+use themes::output::RowFormat;
 
-use super::label::Format;
+use super::args::choice;
 use super::Global;
 
 /// Join shard outputs into one, as a single run would have written it.
@@ -27,8 +28,8 @@ pub struct Args {
     out: PathBuf,
 
     /// Row format of the merged output.
-    #[arg(long, value_enum, default_value = "jsonl")]
-    format: Format,
+    #[arg(long, default_value = "jsonl", value_parser = choice::<RowFormat>(&RowFormat::NAMES))]
+    format: RowFormat,
 
     /// Also write the article-level view (JSONL).
     #[arg(long)]
@@ -36,7 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let outputs = Outputs { out: &args.out, format: args.format.into(), summary: args.summary.as_deref(), ids: &[] };
+    let outputs = Outputs { out: &args.out, format: args.format, summary: args.summary.as_deref(), ids: &[] };
     let (totals, skipped) = themes::shard::merge(&args.parts, &outputs)?;
     let mut reported = std::collections::BTreeSet::new();
     for s in &skipped {

@@ -1,16 +1,17 @@
-//! One module per subcommand, plus what they share: logging set-up, options
-//! that several commands take, and the mapping of errors to exit codes.
+//! One module per subcommand, plus what they share: logging set-up, the
+//! argument groups several commands take ([`args`]), progress on stderr,
+//! and the mapping of errors to exit codes.
 
+pub mod args;
 pub mod bench;
 pub mod calibrate;
-pub mod common;
 pub mod embed;
 pub mod eval;
 pub mod label;
 pub mod labels;
-pub mod suggest;
 pub mod merge;
 pub mod model;
+pub mod suggest;
 pub mod train;
 
 use std::process::ExitCode;
@@ -19,6 +20,15 @@ use std::process::ExitCode;
 pub struct Global {
     /// No progress or notes on stderr.
     pub quiet: bool,
+}
+
+impl Global {
+    /// Prints a note on stderr unless `--quiet`.
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
 }
 
 /// Logs go to stderr; `THEMES_LOG` (an `EnvFilter` directive) wins over -v.
@@ -53,13 +63,9 @@ pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-/// A progress bar on stderr with rate and ETA; hidden when stderr is not a
-/// terminal or `--quiet` is given.
-pub fn progress(total: u64, global: &Global) -> indicatif::ProgressBar {
-    progress_of(total, "paragraphs", global)
-}
-
-/// A progress bar counting `unit`s; a spinner when `total` is 0 (unknown).
+/// A progress bar counting `unit`s on stderr, with rate and ETA; a spinner
+/// when `total` is 0 (unknown); hidden when stderr is not a terminal or
+/// `--quiet` is given.
 pub fn progress_of(total: u64, unit: &str, global: &Global) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if global.quiet || !std::io::stderr().is_terminal() {
@@ -74,4 +80,39 @@ pub fn progress_of(total: u64, unit: &str, global: &Global) -> indicatif::Progre
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// A job's progress and messages drawn on stderr.
+pub struct Progress<'g> {
+    /// The bar.
+    pub bar: indicatif::ProgressBar,
+    global: &'g Global,
+}
+
+impl<'g> Progress<'g> {
+    /// A bar counting `total` `unit`s.
+    pub fn new(total: u64, unit: &str, global: &'g Global) -> Self {
+        Progress { bar: progress_of(total, unit, global), global }
+    }
+
+    /// Messages only, no bar (work not yet counted).
+    pub fn messages(global: &'g Global) -> Self {
+        Progress { bar: indicatif::ProgressBar::hidden(), global }
+    }
+}
+
+impl themes::job::label::Observer for Progress<'_> {
+    fn advanced(&mut self, articles: u64) {
+        self.bar.inc(articles);
+    }
+
+    fn skipped(&mut self, message: &str) {
+        self.bar.suspend(|| eprintln!("skipped: {message}"));
+    }
+
+    fn note(&mut self, message: &str) {
+        if !self.global.quiet {
+            self.bar.suspend(|| eprintln!("{message}"));
+        }
+    }
 }

@@ -5,20 +5,7 @@
 
 /// F1 of deciding `score >= threshold` against `gold`.
 pub fn f1_at(scores: &[f32], gold: &[bool], threshold: f32) -> f64 {
-    let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
-    for (&s, &g) in scores.iter().zip(gold) {
-        match (s >= threshold, g) {
-            (true, true) => tp += 1,
-            (true, false) => fp += 1,
-            (false, true) => fn_ += 1,
-            _ => {}
-        }
-    }
-    if tp == 0 {
-        0.0
-    } else {
-        2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
-    }
+    super::score::Counts::of(scores.iter().zip(gold).map(|(&s, &g)| (s >= threshold, g))).f1()
 }
 
 /// The threshold with the best F1 among the midpoints between neighbouring
@@ -57,6 +44,26 @@ pub struct Calibration {
     pub cross_validated_f1: Vec<f64>,
 }
 
+impl Calibration {
+    /// The terminal table: per label the threshold now and fitted, F1 now,
+    /// fitted in-sample and cross-validated, then the macro averages.
+    pub fn table(&self, ids: &[String], current: &[f32], k: usize, seed: u64) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<20} {:>9} {:>9} {:>10} {:>10} {:>14}", "label", "threshold", "fitted", "F1 now", "F1 fitted", "F1 fitted (cv)");
+        for (j, id) in ids.iter().enumerate() {
+            let (t, f) = (current[j], self.thresholds[j]);
+            let (now, fitted, cv) = (self.current_f1[j], self.in_sample_f1[j], self.cross_validated_f1[j]);
+            let _ = writeln!(out, "{id:<20} {t:>9.3} {f:>9.3} {now:>10.3} {fitted:>10.3} {cv:>14.3}");
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let (now, fitted, cv) = (mean(&self.current_f1), mean(&self.in_sample_f1), mean(&self.cross_validated_f1));
+        let _ = writeln!(out, "{:<20} {:>9} {:>9} {now:>10.3} {fitted:>10.3} {cv:>14.3}", "macro", "", "");
+        let _ = writeln!(out, "(in-sample: fitted and scored on the same gold; cv: {k}-fold, grouped by article, seed {seed})");
+        out
+    }
+}
+
 /// Fits thresholds per label (`scores[row][label]`, `gold[row][label]`)
 /// and estimates them honestly with the given article-grouped folds. A label
 /// without positives in the fitting rows keeps its current threshold.
@@ -65,32 +72,35 @@ pub fn calibrate(scores: &[Vec<f32>], gold: &[Vec<bool>], current: &[f32], folds
     let column = |rows: &[usize], j: usize| -> (Vec<f32>, Vec<bool>) {
         (rows.iter().map(|&i| scores[i][j]).collect(), rows.iter().map(|&i| gold[i][j]).collect())
     };
+    let fit = |rows: &[usize]| -> Vec<f32> {
+        (0..labels)
+            .map(|j| {
+                let (s, g) = column(rows, j);
+                best_threshold(&s, &g).unwrap_or(current[j])
+            })
+            .collect()
+    };
     let all: Vec<usize> = (0..scores.len()).collect();
-    let k = folds.iter().copied().max().map_or(0, |m| m + 1);
+    let thresholds = fit(&all);
+    // Held-out decisions pooled over folds, then scored once per label.
+    let decided: Vec<Vec<f32>> = crate::learn::cross_validate(
+        folds,
+        |_, train| fit(train),
+        |t: &Vec<f32>, i| (0..labels).map(|j| (scores[i][j] >= t[j]) as u8 as f32).collect(),
+    );
     let mut out = Calibration {
         thresholds: Vec::with_capacity(labels),
         current_f1: Vec::with_capacity(labels),
         in_sample_f1: Vec::with_capacity(labels),
         cross_validated_f1: Vec::with_capacity(labels),
     };
-    for j in 0..labels {
+    for (j, fitted) in thresholds.into_iter().enumerate() {
         let (s, g) = column(&all, j);
-        let fitted = best_threshold(&s, &g).unwrap_or(current[j]);
         out.thresholds.push(fitted);
         out.current_f1.push(f1_at(&s, &g, current[j]));
         out.in_sample_f1.push(f1_at(&s, &g, fitted));
-        // Pool held-out decisions over folds, then score once.
-        let mut decided = vec![false; scores.len()];
-        for fold in 0..k {
-            let train: Vec<usize> = all.iter().copied().filter(|&i| folds[i] != fold).collect();
-            let (ts, tg) = column(&train, j);
-            let t = best_threshold(&ts, &tg).unwrap_or(current[j]);
-            for i in all.iter().copied().filter(|&i| folds[i] == fold) {
-                decided[i] = scores[i][j] >= t;
-            }
-        }
-        let as_scores: Vec<f32> = decided.iter().map(|&d| d as u8 as f32).collect();
-        out.cross_validated_f1.push(f1_at(&as_scores, &g, 0.5));
+        let held_out: Vec<f32> = decided.iter().map(|d| d[j]).collect();
+        out.cross_validated_f1.push(f1_at(&held_out, &g, 0.5));
     }
     out
 }

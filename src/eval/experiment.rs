@@ -5,7 +5,10 @@
 //! (chosen on the training folds), and logistic regression on the frozen
 //! paragraph vectors. Pure: features and gold in, scores out.
 
-use crate::learn::{cross_validated_scores, fit_logistic, FitOptions};
+use crate::learn::anchor::fit_logistic;
+use crate::learn::{cross_validate, cross_validated_scores, FitOptions};
+
+use super::score::Counts;
 
 /// Scores `[row][label]` of the classifier, each row scored by a combiner
 /// fitted without its article.
@@ -18,18 +21,10 @@ fn macro_f1(scores: &[Vec<f32>], gold: &[Vec<bool>], rows: &[usize], threshold: 
     let mut total = 0.0;
     let mut counted = 0;
     for j in 0..labels {
-        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
-        for &i in rows {
-            match (scores[i][j] >= threshold, gold[i][j]) {
-                (true, true) => tp += 1,
-                (true, false) => fp += 1,
-                (false, true) => fn_ += 1,
-                _ => {}
-            }
-        }
-        if tp + fn_ > 0 {
+        let c = Counts::of(rows.iter().map(|&i| (scores[i][j] >= threshold, gold[i][j])));
+        if c.tp + c.fn_ > 0 {
             counted += 1;
-            total += 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64;
+            total += c.f1();
         }
     }
     if counted == 0 {
@@ -43,24 +38,23 @@ fn macro_f1(scores: &[Vec<f32>], gold: &[Vec<bool>], rows: &[usize], threshold: 
 /// labels, picked per fold to maximize macro-F1 on the training folds.
 /// Returns the decisions as 1/0 scores and the threshold used per fold.
 pub fn cosine_anchor_cv(similarity: &[Vec<f32>], gold: &[Vec<bool>], folds: &[usize]) -> (Vec<Vec<f32>>, Vec<f32>) {
-    let k = folds.iter().copied().max().map_or(0, |m| m + 1);
-    let mut out = vec![Vec::new(); similarity.len()];
-    let mut chosen = Vec::with_capacity(k);
-    for fold in 0..k {
-        let train: Vec<usize> = (0..similarity.len()).filter(|&i| folds[i] != fold).collect();
-        let mut best = (f64::MIN, 0.3f32);
-        for step in 10..=70 {
-            let t = step as f32 / 100.0;
-            let f = macro_f1(similarity, gold, &train, t);
-            if f > best.0 {
-                best = (f, t);
+    let mut chosen = Vec::new();
+    let out = cross_validate(
+        folds,
+        |_, train| {
+            let mut best = (f64::MIN, 0.3f32);
+            for step in 10..=70 {
+                let t = step as f32 / 100.0;
+                let f = macro_f1(similarity, gold, train, t);
+                if f > best.0 {
+                    best = (f, t);
+                }
             }
-        }
-        chosen.push(best.1);
-        for i in (0..similarity.len()).filter(|&i| folds[i] == fold) {
-            out[i] = similarity[i].iter().map(|&s| (s >= best.1) as u8 as f32).collect();
-        }
-    }
+            chosen.push(best.1);
+            best.1
+        },
+        |&t, i| similarity[i].iter().map(|&s| (s >= t) as u8 as f32).collect(),
+    );
     (out, chosen)
 }
 
@@ -68,19 +62,18 @@ pub fn cosine_anchor_cv(similarity: &[Vec<f32>], gold: &[Vec<bool>], folds: &[us
 /// label on the paragraph vectors, fitted on the training folds; scores are
 /// its probabilities (decided at 0.5).
 pub fn logistic_anchor_cv(vectors: &[Vec<f32>], gold: &[Vec<bool>], folds: &[usize]) -> Vec<Vec<f32>> {
-    let k = folds.iter().copied().max().map_or(0, |m| m + 1);
     let labels = gold.first().map_or(0, Vec::len);
-    let mut out = vec![vec![0f32; labels]; vectors.len()];
-    for fold in 0..k {
-        let train: Vec<usize> = (0..vectors.len()).filter(|&i| folds[i] != fold).collect();
-        let x: Vec<Vec<f32>> = train.iter().map(|&i| vectors[i].clone()).collect();
-        for j in 0..labels {
-            let y: Vec<bool> = train.iter().map(|&i| gold[i][j]).collect();
-            let model = fit_logistic(&x, &y, 300);
-            for i in (0..vectors.len()).filter(|&i| folds[i] == fold) {
-                out[i][j] = model(&vectors[i]);
-            }
-        }
-    }
-    out
+    cross_validate(
+        folds,
+        |_, train| {
+            let x: Vec<Vec<f32>> = train.iter().map(|&i| vectors[i].clone()).collect();
+            (0..labels)
+                .map(|j| {
+                    let y: Vec<bool> = train.iter().map(|&i| gold[i][j]).collect();
+                    fit_logistic(&x, &y, 300)
+                })
+                .collect::<Vec<_>>()
+        },
+        |models, i| models.iter().map(|model| model(&vectors[i])).collect(),
+    )
 }

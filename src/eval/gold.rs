@@ -41,25 +41,11 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldRow>> {
 pub fn parse_gold(text: &str, path: &Path) -> Result<Vec<GoldRow>> {
     let mut rows: Vec<GoldRow> = Vec::new();
     let mut seen: BTreeMap<(String, usize), usize> = BTreeMap::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
+    for line in crate::jsonl::lines(text) {
+        let number = line.number;
         let at = Location::line(path, number);
-        // serde would also read an array (`["a", 1, "text", []]`) as the struct.
-        if line.trim_start().starts_with('[') {
-            return Err(Error::invalid(
-                at,
-                "not a gold row: a JSON array; each line must be {\"article\", \"paragraph\", \"text\", \"labels\"}",
-            ));
-        }
-        let mut row: GoldRow = serde_json::from_str(line).map_err(|e| {
-            Error::invalid(
-                at.clone(),
-                format!("not a gold row: {e}; each line must be {{\"article\", \"paragraph\", \"text\", \"labels\"}}"),
-            )
-        })?;
+        let shape = "{\"article\", \"paragraph\", \"text\", \"labels\"}";
+        let mut row: GoldRow = crate::jsonl::parse(at.clone(), line.text, "a gold row", shape)?;
         row.line = number;
         if row.paragraph == 0 {
             return Err(Error::invalid(at, "paragraph numbers start at 1"));
@@ -134,6 +120,45 @@ pub fn articles(rows: &[GoldRow], path: &Path) -> Vec<Article> {
             Article { id, source: Location::line(path, line), paragraphs: rs.iter().map(|r| r.text.clone()).collect() }
         })
         .collect()
+}
+
+/// One gold file, read and checked against a label set.
+#[derive(Debug, Clone)]
+pub struct GoldSet {
+    /// The file's stem (`seeds`, `dev`): how reports and folds name it.
+    pub name: String,
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Its rows, in file order.
+    pub rows: Vec<GoldRow>,
+}
+
+impl GoldSet {
+    /// Reads `path` and checks its label ids against `set`.
+    pub fn read(path: &Path, set: &LabelSet) -> Result<GoldSet> {
+        let rows = read_gold(path)?;
+        check_labels(&rows, set, path)?;
+        let name = path.file_stem().map_or_else(|| "gold".to_owned(), |s| s.to_string_lossy().into_owned());
+        Ok(GoldSet { name, path: path.to_path_buf(), rows })
+    }
+}
+
+/// Reads every file in `paths` (see [`GoldSet::read`]).
+pub fn read_sets(paths: &[std::path::PathBuf], set: &LabelSet) -> Result<Vec<GoldSet>> {
+    paths.iter().map(|p| GoldSet::read(p, set)).collect()
+}
+
+/// The article key of every row of `sets`, in order: `SET/ARTICLE`. The
+/// one key folds are grouped by, so every command that splits the same gold
+/// with the same seed gets the same folds.
+pub fn article_keys(sets: &[GoldSet]) -> Vec<String> {
+    sets.iter().flat_map(|s| s.rows.iter().map(move |r| format!("{}/{}", s.name, r.article))).collect()
+}
+
+/// The fold of every row of `sets`: `k` article-grouped folds dealt with
+/// `seed` over [`article_keys`].
+pub fn folds(sets: &[GoldSet], k: usize, seed: u64) -> Vec<usize> {
+    crate::learn::grouped_folds(&article_keys(sets), k, seed)
 }
 
 /// Checks gold text against article files: each gold row's text must be the

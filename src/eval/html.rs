@@ -11,6 +11,13 @@ fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Writes the page to `path`, atomically.
+pub fn write(path: &std::path::Path, report: &Report, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> crate::Result<()> {
+    let mut file = crate::output::AtomicFile::create(path)?;
+    std::io::Write::write_all(&mut file, render(report, scores, gold).as_bytes()).map_err(|e| crate::Error::io(path, e))?;
+    file.commit()
+}
+
 /// Renders the report; `scores[row][label]` and `gold[row][label]` feed the
 /// precision/recall curves.
 pub fn render(report: &Report, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> String {

@@ -9,3 +9,4 @@ pub mod report;
 pub mod kinds;
 pub mod html;
 pub mod calibrate;
+pub mod matrix;

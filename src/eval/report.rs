@@ -206,6 +206,104 @@ pub fn table(result: &SetResult, labels: &[String]) -> String {
     out
 }
 
+impl Report {
+    /// The report as printed on the terminal: the header, each set's table,
+    /// the anchors, the few-shot curve, the kinds, and with `errors` every
+    /// wrong paragraph.
+    pub fn to_text(&self, errors: bool) -> String {
+        let mut out = String::new();
+        let id = &self.identity;
+        let _ = writeln!(out, "themes {} · model {} · label set {} ({}) · {}", id.tool_version, id.model, id.label_set, &id.label_set_hash[..12], id.mode);
+        for set in &self.sets {
+            let _ = writeln!(out);
+            out.push_str(&table(set, &self.labels));
+        }
+        if !self.anchors.is_empty() {
+            let _ = writeln!(out, "\nanchors, same folds and vectors (pooled):");
+            let line = |name: &str, s: &Scores| {
+                format!("  {:<22} core {:.3}  all {:.3}  micro {:.3}\n", name, s.groups.get("core").copied().unwrap_or(0.0), s.macro_f1, s.micro.f1)
+            };
+            if let Some(p) = self.pooled() {
+                out.push_str(&line("themes", &p.scores));
+            }
+            for a in &self.anchors {
+                out.push_str(&line(&a.name, &a.result.scores));
+            }
+        }
+        if !self.few_shot.is_empty() {
+            let _ = writeln!(out, "\nfew-shot curve (heads trained on N examples per label from the training folds, mean of 3 draws):");
+            let _ = writeln!(out, "  {:>10}  {:>12}  {:>13}  draws", "examples", "macro F1 all", "macro F1 core");
+            for p in &self.few_shot {
+                let n = match p.examples {
+                    Some(0) => "0 (zero-shot)".to_owned(),
+                    Some(n) => n.to_string(),
+                    None => "all".to_owned(),
+                };
+                let draws: Vec<String> = p.draws.iter().map(|d| format!("{d:.3}")).collect();
+                let core = p.groups.get("core").copied().unwrap_or(0.0);
+                let _ = writeln!(out, "  {:>10}  {:>12.3}  {:>13.3}  {}", n, p.macro_f1, core, draws.join(" "));
+            }
+        }
+        if !self.kinds.is_empty() {
+            let _ = writeln!(out, "\nby kind of paragraph (all gold):");
+            for k in &self.kinds {
+                let _ = writeln!(out, "  {:<18} {:>4} paragraphs  macro F1 {:.3}  micro F1 {:.3}", k.kind, k.paragraphs, k.macro_f1, k.micro_f1);
+            }
+        }
+        if errors {
+            let _ = writeln!(out, "\nerrors ({} paragraphs):", self.errors.len());
+            for e in &self.errors {
+                let _ = writeln!(out, "  {} ¶{}: {}", e.article, e.paragraph, e.text);
+                for (l, s) in &e.false_positives {
+                    let _ = writeln!(out, "      false positive {l} (score {s:.3})");
+                }
+                for (l, s) in &e.false_negatives {
+                    let _ = writeln!(out, "      false negative {l} (score {s:.3})");
+                }
+            }
+        }
+        out
+    }
+
+    /// Replaces the paragraph text of the error list (and of its evidence)
+    /// with "(text withheld)", for gold whose text may not be published.
+    pub fn withhold_text(&mut self) {
+        for e in &mut self.errors {
+            e.text = String::from("(text withheld)");
+            for ev in e.evidence.values_mut() {
+                strip_span_text(ev);
+            }
+        }
+    }
+
+    /// Writes the report as pretty JSON, atomically.
+    pub fn write(&self, path: &std::path::Path) -> crate::Result<()> {
+        let mut file = crate::output::AtomicFile::create(path)?;
+        serde_json::to_writer_pretty(&mut file, self).map_err(|e| crate::Error::io(path, e.into()))?;
+        file.commit()
+    }
+
+    /// Reads a report written by `themes eval --report`.
+    pub fn read(path: &std::path::Path) -> crate::Result<Report> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| crate::Error::invalid(crate::Location::file(path), format!("not an eval report: {e}")))
+    }
+}
+
+fn strip_span_text(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(text) = map.get_mut("text") {
+                *text = serde_json::Value::String("(text withheld)".to_owned());
+            }
+            map.values_mut().for_each(strip_span_text);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_span_text),
+        _ => {}
+    }
+}
+
 /// A metric that fell below the baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Regression {

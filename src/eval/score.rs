@@ -6,10 +6,12 @@
 //! is 0 (scikit-learn's `zero_division=0`); macro averages run over the
 //! labels that occur in the gold data (support > 0).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+
+use super::matrix::LabelMatrix;
 
 /// One label's counts and scores.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -38,12 +40,47 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
+/// Decision counts of one label: the one place an F1 is computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Predicted and gold.
+    pub tp: usize,
+    /// Predicted, not gold.
+    pub fp: usize,
+    /// Gold, not predicted.
+    pub fn_: usize,
+}
+
+impl Counts {
+    /// Counts one (predicted, gold) decision.
+    pub fn add(&mut self, predicted: bool, gold: bool) {
+        match (predicted, gold) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fp += 1,
+            (false, true) => self.fn_ += 1,
+            (false, false) => {}
+        }
+    }
+
+    /// Counts a column of decisions.
+    pub fn of(decisions: impl IntoIterator<Item = (bool, bool)>) -> Counts {
+        let mut c = Counts::default();
+        decisions.into_iter().for_each(|(p, g)| c.add(p, g));
+        c
+    }
+
+    /// F1: 2tp / (2tp + fp + fn), which equals the harmonic mean of
+    /// precision and recall and is 0 when tp is 0.
+    pub fn f1(&self) -> f64 {
+        ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_)
+    }
+}
+
 impl LabelScore {
     fn from_counts(tp: usize, fp: usize, fn_: usize) -> Self {
         let precision = ratio(tp, tp + fp);
         let recall = ratio(tp, tp + fn_);
-        // 2tp / (2tp + fp + fn) equals the harmonic mean and is 0 when tp is 0.
-        let f1 = ratio(2 * tp, 2 * tp + fp + fn_);
+        let f1 = Counts { tp, fp, fn_ }.f1();
         LabelScore { tp, fp, fn_, support: tp + fn_, precision, recall, f1 }
     }
 }
@@ -71,32 +108,20 @@ pub struct Scores {
     pub paragraphs: usize,
 }
 
-/// Scores `pred` against `gold` (one set per paragraph) for `labels`;
-/// `groups` maps a group name to its label ids.
-pub fn score(
-    gold: &[BTreeSet<String>],
-    pred: &[BTreeSet<String>],
-    labels: &[String],
-    groups: &BTreeMap<String, Vec<String>>,
-) -> Scores {
+/// Scores `pred` against `gold` (the same rows and labels); `groups` maps
+/// a group name to its label ids.
+pub fn score(gold: &LabelMatrix, pred: &LabelMatrix, groups: &BTreeMap<String, Vec<String>>) -> Scores {
+    let labels = &gold.ids;
     let mut per = BTreeMap::new();
     let (mut tp_all, mut fp_all, mut fn_all) = (0, 0, 0);
     let mut wrong = 0usize;
-    for label in labels {
-        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
-        for (g, p) in gold.iter().zip(pred) {
-            match (g.contains(label), p.contains(label)) {
-                (true, true) => tp += 1,
-                (false, true) => fp += 1,
-                (true, false) => fn_ += 1,
-                (false, false) => {}
-            }
-        }
-        tp_all += tp;
-        fp_all += fp;
-        fn_all += fn_;
-        wrong += fp + fn_;
-        per.insert(label.clone(), LabelScore::from_counts(tp, fp, fn_));
+    for (j, label) in labels.iter().enumerate() {
+        let c = Counts::of(gold.rows.iter().zip(&pred.rows).map(|(g, p)| (p[j], g[j])));
+        tp_all += c.tp;
+        fp_all += c.fp;
+        fn_all += c.fn_;
+        wrong += c.fp + c.fn_;
+        per.insert(label.clone(), LabelScore::from_counts(c.tp, c.fp, c.fn_));
     }
     let macro_of = |ids: &mut dyn Iterator<Item = &String>, f: &dyn Fn(&LabelScore) -> f64| {
         let values: Vec<f64> = ids.filter_map(|id| per.get(id)).filter(|s| s.support > 0).map(f).collect();
@@ -106,21 +131,17 @@ pub fn score(
             values.iter().sum::<f64>() / values.len() as f64
         }
     };
-    let in_labels = |g: &BTreeSet<String>| g.iter().filter(|l| labels.contains(l)).cloned().collect::<BTreeSet<_>>();
-    let exact = gold.iter().zip(pred).filter(|(g, p)| in_labels(g) == in_labels(p)).count();
+    let exact = gold.rows.iter().zip(&pred.rows).filter(|(g, p)| g == p).count();
+    let rows = gold.rows.len();
     Scores {
         micro: LabelScore::from_counts(tp_all, fp_all, fn_all),
         macro_f1: macro_of(&mut labels.iter(), &|s| s.f1),
         macro_precision: macro_of(&mut labels.iter(), &|s| s.precision),
         macro_recall: macro_of(&mut labels.iter(), &|s| s.recall),
         groups: groups.iter().map(|(name, ids)| (name.clone(), macro_of(&mut ids.iter(), &|s| s.f1))).collect(),
-        exact_match: ratio(exact, gold.len()),
-        hamming_loss: if gold.is_empty() || labels.is_empty() {
-            0.0
-        } else {
-            wrong as f64 / (gold.len() * labels.len()) as f64
-        },
-        paragraphs: gold.len(),
+        exact_match: ratio(exact, rows),
+        hamming_loss: if rows == 0 || labels.is_empty() { 0.0 } else { wrong as f64 / (rows * labels.len()) as f64 },
+        paragraphs: rows,
         labels: per,
     }
 }
@@ -155,14 +176,14 @@ pub struct Intervals {
 /// of one article are not independent), rescoring each resample. A label's
 /// interval uses the resamples in which it occurs.
 pub fn bootstrap(
-    gold: &[BTreeSet<String>],
-    pred: &[BTreeSet<String>],
+    gold: &LabelMatrix,
+    pred: &LabelMatrix,
     articles: &[String],
-    labels: &[String],
     groups: &BTreeMap<String, Vec<String>>,
     resamples: usize,
     seed: u64,
 ) -> Intervals {
+    let labels = &gold.ids;
     let mut by_article: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, a) in articles.iter().enumerate() {
         by_article.entry(a).or_default().push(i);
@@ -171,16 +192,11 @@ pub fn bootstrap(
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut samples: Vec<Scores> = Vec::with_capacity(resamples);
     for _ in 0..resamples {
-        let mut g = Vec::new();
-        let mut p = Vec::new();
+        let mut rows = Vec::new();
         for _ in 0..groups_of_rows.len() {
-            let pick = groups_of_rows[rng.random_range(0..groups_of_rows.len())];
-            for &i in pick {
-                g.push(gold[i].clone());
-                p.push(pred[i].clone());
-            }
+            rows.extend_from_slice(groups_of_rows[rng.random_range(0..groups_of_rows.len())]);
         }
-        samples.push(score(&g, &p, labels, groups));
+        samples.push(score(&gold.select(&rows), &pred.select(&rows), groups));
     }
     // A resample that happens to hold no paragraph of a label says nothing
     // about that label's F1 (it would count as 0), so it is left out of
@@ -217,8 +233,12 @@ pub fn bootstrap(
 mod tests {
     use super::*;
 
-    fn sets(rows: &[&[&str]]) -> Vec<BTreeSet<String>> {
+    fn sets(rows: &[&[&str]]) -> Vec<std::collections::BTreeSet<String>> {
         rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect()
+    }
+
+    fn m(rows: &[std::collections::BTreeSet<String>], labels: &[String]) -> LabelMatrix {
+        LabelMatrix::from_sets(rows, labels)
     }
 
     fn ids(v: &[&str]) -> Vec<String> {
@@ -239,7 +259,8 @@ mod tests {
         let gold = sets(&[&["a"], &["a", "b"], &[], &["b"]]);
         let pred = sets(&[&["a"], &["a"], &["b"], &[]]);
         let groups = BTreeMap::from([("g".to_owned(), ids(&["b", "c"]))]);
-        let s = score(&gold, &pred, &ids(&["a", "b", "c"]), &groups);
+        let labels = ids(&["a", "b", "c"]);
+        let s = score(&m(&gold, &labels), &m(&pred, &labels), &groups);
         assert_eq!(s.labels["a"].f1, 1.0);
         assert_eq!((s.labels["b"].precision, s.labels["b"].recall, s.labels["b"].f1), (0.0, 0.0, 0.0));
         assert_eq!(s.labels["c"], LabelScore::default());
@@ -256,7 +277,8 @@ mod tests {
     fn predicted_but_never_in_gold_has_zero_recall_and_no_macro_weight() {
         let gold = sets(&[&["a"], &[]]);
         let pred = sets(&[&["a"], &["z"]]);
-        let s = score(&gold, &pred, &ids(&["a", "z"]), &BTreeMap::new());
+        let labels = ids(&["a", "z"]);
+        let s = score(&m(&gold, &labels), &m(&pred, &labels), &BTreeMap::new());
         assert_eq!((s.labels["z"].precision, s.labels["z"].recall, s.labels["z"].f1), (0.0, 0.0, 0.0));
         assert_eq!(s.macro_f1, 1.0, "z has no support: out of the macro average");
         assert!((s.micro.precision - 0.5).abs() < 1e-12);
@@ -268,10 +290,11 @@ mod tests {
         let pred = sets(&[&["a"], &["a"], &["b"], &[], &["a"], &["b"]]);
         let arts = ids(&["x", "x", "y", "y", "z", "w"]);
         let labels = ids(&["a", "b"]);
-        let one = bootstrap(&gold, &pred, &arts, &labels, &BTreeMap::new(), 500, 3);
-        let two = bootstrap(&gold, &pred, &arts, &labels, &BTreeMap::new(), 500, 3);
+        let (gold, pred) = (m(&gold, &labels), m(&pred, &labels));
+        let one = bootstrap(&gold, &pred, &arts, &BTreeMap::new(), 500, 3);
+        let two = bootstrap(&gold, &pred, &arts, &BTreeMap::new(), 500, 3);
         assert_eq!(one, two);
-        let s = score(&gold, &pred, &labels, &BTreeMap::new());
+        let s = score(&gold, &pred, &BTreeMap::new());
         assert!(one.macro_f1.low <= s.macro_f1 && s.macro_f1 <= one.macro_f1.high);
         assert!(one.macro_f1.low < one.macro_f1.high);
     }

@@ -10,8 +10,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{CpuAttention, FastGeluErf, ResidualNorm};
-use super::bf16::{Bf16Linear, PackedBf16};
+use super::kernels::{CpuAttention, FastGeluErf, ResidualNorm};
+use super::bf16::{Bf16Linear, PackError, PackedBf16};
 pub use candle_transformers::models::bert::Config;
 
 /// `x · Wᵀ + b` with `Wᵀ` stored contiguous, or packed for bf16 products.
@@ -34,7 +34,11 @@ impl Dense {
         let (inputs, outputs) = self.weight_t.dims2()?;
         let weight: Vec<f32> = self.weight_t.flatten_all()?.to_vec1()?;
         let bias: Vec<f32> = self.bias.to_vec1()?;
-        self.bf16 = PackedBf16::pack(&weight, inputs, outputs, &bias);
+        self.bf16 = match PackedBf16::pack(&weight, inputs, outputs, &bias) {
+            Ok(packed) => Some(packed),
+            Err(PackError::Shape) => None,
+            Err(PackError::Cpu) => candle_core::bail!("bf16 products need a CPU with AVX512-BF16"),
+        };
         Ok(())
     }
 

@@ -19,6 +19,9 @@ const CHUNK_ROWS: usize = 64;
 
 /// Whether this CPU can run the bf16 products.
 pub fn supported() -> bool {
+    if FORCED_OFF.with(std::cell::Cell::get) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bf16")
@@ -27,6 +30,29 @@ pub fn supported() -> bool {
     {
         false
     }
+}
+
+thread_local! {
+    /// Makes [`supported`] answer no on this thread, as on a CPU without
+    /// AVX512-BF16, so the refusal can be tested on any machine.
+    static FORCED_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes this thread see a CPU without AVX512-BF16 (`true`) or the real one
+/// (`false`). For tests of the refusal; packing checks on the calling thread.
+#[doc(hidden)]
+pub fn force_unsupported(off: bool) {
+    FORCED_OFF.with(|f| f.set(off));
+}
+
+/// Why a layer cannot be packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackError {
+    /// The CPU lacks AVX512-BF16: the products could not run.
+    Cpu,
+    /// `outputs` is not a multiple of 32, or the slices do not match the
+    /// sizes given: the layer stays f32.
+    Shape,
 }
 
 /// Rounds to the nearest bf16, ties to even (as the hardware's own conversion).
@@ -54,11 +80,15 @@ pub struct PackedBf16 {
 }
 
 impl PackedBf16 {
-    /// Packs `weight_t` (`[inputs, outputs]`, row-major) and `bias`. Returns
-    /// `None` when `outputs` is not a multiple of 32 (the f32 path is used).
-    pub fn pack(weight_t: &[f32], inputs: usize, outputs: usize, bias: &[f32]) -> Option<PackedBf16> {
+    /// Packs `weight_t` (`[inputs, outputs]`, row-major) and `bias`. A
+    /// packed layer exists only on a CPU that can run its products: that is
+    /// what makes [`PackedBf16::forward`]'s use of the instructions sound.
+    pub fn pack(weight_t: &[f32], inputs: usize, outputs: usize, bias: &[f32]) -> std::result::Result<PackedBf16, PackError> {
+        if !supported() {
+            return Err(PackError::Cpu);
+        }
         if outputs % PANEL != 0 || weight_t.len() != inputs * outputs || bias.len() != outputs {
-            return None;
+            return Err(PackError::Shape);
         }
         let pairs = inputs.div_ceil(2);
         let at = |k: usize, c: usize| if k < inputs { weight_t[k * outputs + c] } else { 0.0 };
@@ -70,14 +100,14 @@ impl PackedBf16 {
                 }
             }
         }
-        Some(PackedBf16 { inputs, pairs, outputs, data, bias: bias.to_vec() })
+        Ok(PackedBf16 { inputs, pairs, outputs, data, bias: bias.to_vec() })
     }
 
     /// `x · W + b` for `x` `[rows, inputs]`, in f32 out.
     fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let mut a = vec![0u32; rows * self.pairs];
         a.par_chunks_mut(self.pairs.max(1)).zip(x.par_chunks(self.inputs.max(1))).for_each(|(dst, src)| {
-            super::attention::with_simd(|| {
+            super::kernels::with_simd(|| {
                 for (d, two) in dst.iter_mut().zip(src.chunks(2)) {
                     *d = pair(two[0], two.get(1).copied().unwrap_or(0.0));
                 }
@@ -97,8 +127,11 @@ impl PackedBf16 {
                     let take = (count - r).min(TILE_ROWS);
                     let rows_a = &a[r * self.pairs..(r + take) * self.pairs];
                     let dst = &mut out[r * n..];
-                    // Safety: `supported()` was checked when the layer was
-                    // packed; every slice holds what the tile reads and writes.
+                    // SAFETY: `self` exists only if `pack` found AVX512-BF16
+                    // on this CPU. `rows_a` holds `take` rows of `pairs`,
+                    // `weights` one panel of `pairs * PANEL`, `bias` PANEL
+                    // values, and `dst` rows `r..r + take` of `n` columns, so
+                    // the tile's reads and writes at `panel * PANEL` stay inside.
                     unsafe { tile(take, rows_a, self.pairs, weights, bias, dst, n, panel * PANEL) };
                     r += take;
                 }
@@ -108,6 +141,12 @@ impl PackedBf16 {
     }
 }
 
+/// One micro-tile of up to 8 rows.
+///
+/// # Safety
+/// The CPU must have AVX512F and AVX512-BF16; `a` must hold `rows * pairs`
+/// values, `w` `pairs * PANEL`, `bias` PANEL, and `out` must reach
+/// `(rows - 1) * stride + col + PANEL`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
 #[allow(clippy::too_many_arguments)]
@@ -130,6 +169,10 @@ unsafe fn tile(_: usize, _: &[u32], _: usize, _: &[u32], _: &[f32], _: &mut [f32
     unreachable!("bf16 products need x86-64 with AVX512-BF16")
 }
 
+/// `R` rows × 32 columns of `a · w + bias`.
+///
+/// # Safety
+/// As [`tile`], with `rows = R`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
 unsafe fn tile_n<const R: usize>(a: &[u32], pairs: usize, w: &[u32], bias: &[f32], out: &mut [f32], stride: usize, col: usize) {
@@ -137,6 +180,9 @@ unsafe fn tile_n<const R: usize>(a: &[u32], pairs: usize, w: &[u32], bias: &[f32
     debug_assert!(a.len() >= R * pairs && w.len() >= pairs * PANEL && out.len() >= (R - 1) * stride + col + PANEL);
     let mut lo = [_mm512_setzero_ps(); R];
     let mut hi = [_mm512_setzero_ps(); R];
+    // SAFETY (this block and the loads and stores below): the caller
+    // guarantees the CPU features and the slice lengths checked above in
+    // debug builds; every pointer offset stays below those lengths.
     let a = a.as_ptr();
     let w = w.as_ptr();
     for p in 0..pairs {
@@ -192,7 +238,7 @@ mod tests {
         let x: Vec<f32> = (0..rows * inputs).map(value).collect();
         let w: Vec<f32> = (0..inputs * outputs).map(|i| value(i + 13)).collect();
         let bias: Vec<f32> = (0..outputs).map(|i| value(i + 5)).collect();
-        let packed = PackedBf16::pack(&w, inputs, outputs, &bias).unwrap();
+        let packed = PackedBf16::pack(&w, inputs, outputs, &bias).ok().unwrap();
         let got = packed.forward(&x, rows);
         for r in 0..rows {
             for c in 0..outputs {
@@ -201,6 +247,24 @@ mod tests {
                 assert!((got[r * outputs + c] - want).abs() <= bound, "({r}, {c}): {} vs {want}", got[r * outputs + c]);
             }
         }
-        assert!(PackedBf16::pack(&w[..inputs * 48], inputs, 48, &bias[..48]).is_none(), "48 columns: not a whole panel");
+        let narrow = PackedBf16::pack(&w[..inputs * 48], inputs, 48, &bias[..48]).err();
+        assert_eq!(narrow, Some(PackError::Shape), "48 columns: not a whole panel");
+    }
+
+    #[test]
+    fn packing_is_refused_on_a_cpu_without_avx512_bf16() {
+        let (inputs, outputs) = (4, 32);
+        let w = vec![0.5f32; inputs * outputs];
+        let bias = vec![0.0f32; outputs];
+        force_unsupported(true);
+        let refused = PackedBf16::pack(&w, inputs, outputs, &bias).err();
+        force_unsupported(false);
+        assert_eq!(refused, Some(PackError::Cpu));
+        assert!(!std::thread::spawn(|| {
+            force_unsupported(true);
+            supported()
+        })
+        .join()
+        .unwrap());
     }
 }

@@ -6,5 +6,6 @@ pub mod registry;
 pub mod fetch;
 pub mod st;
 pub mod bert;
-pub mod attention;
+pub mod kernels;
+pub mod heads;
 pub mod bf16;

@@ -92,6 +92,12 @@ impl Registry {
         Ok(Registry { models: raw.model })
     }
 
+    /// Languages the model `name` covers, from the built-in registry (ISO
+    /// 639-1 codes); empty when unknown, which disables language flags.
+    pub fn languages_of(name: &str) -> Vec<String> {
+        Registry::builtin().ok().and_then(|r| r.get(name).map(|m| m.languages.clone())).unwrap_or_default()
+    }
+
     /// A model by name.
     pub fn get(&self, name: &str) -> Option<&ModelEntry> {
         self.models.iter().find(|m| m.name == name || m.hub_repo == name)

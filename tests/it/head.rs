@@ -10,11 +10,13 @@ use themes::cache::CachedEmbedder;
 use themes::embed::LongText;
 use themes::eval::experiment::classifier_cv;
 use themes::eval::gold::{articles, read_gold};
+use themes::classify::head::margins;
+use themes::engine::{label_article, PreparedLabels};
+use themes::eval::matrix::LabelMatrix;
 use themes::eval::score::{bootstrap, score};
-use themes::head::{head_cv, margins, HeadOptions};
 use themes::labels::LabelSet;
 use themes::learn::grouped_folds;
-use themes::pipeline::{label_article, PreparedLabels};
+use themes::learn::head::{head_cv, HeadOptions};
 
 use crate::support::{embedder, root, shared, themes};
 
@@ -24,9 +26,8 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     let rows = read_gold(&path).unwrap();
     let set = LabelSet::builtin().unwrap();
     let ids = set.ids();
-    let combiner = set.combiner().unwrap();
     let mut cached = CachedEmbedder::new(embedder(), None, LongText::Windows);
-    let prepared = PreparedLabels::new(&set, &combiner, &mut cached).unwrap();
+    let prepared = PreparedLabels::new(&set, &mut cached).unwrap();
     let mut by_key = BTreeMap::new();
     for article in articles(&rows, &path) {
         for p in label_article(&article, &prepared, &mut cached).unwrap() {
@@ -41,13 +42,12 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     let features: Vec<_> = predictions.iter().map(|p| p.features.clone()).collect();
     let zero_shot = classifier_cv(&features, &gold, &folds);
     let thresholds: Vec<f32> = set.thresholds();
-    let decide = |scores: &[Vec<f32>], t: &[f32]| -> Vec<std::collections::BTreeSet<String>> {
-        scores.iter().map(|s| (0..ids.len()).filter(|&j| s[j] >= t[j]).map(|j| ids[j].clone()).collect()).collect()
-    };
+    let decide = |scores: &[Vec<f32>], t: &[f32]| LabelMatrix::decided(scores, t, &ids);
+    let gold_sets = LabelMatrix::from_sets(&gold_sets, &ids);
     let groups = BTreeMap::new();
     let zs_decided = decide(&zero_shot, &thresholds);
-    let zs = score(&gold_sets, &zs_decided, &ids, &groups);
-    let intervals = bootstrap(&gold_sets, &zs_decided, &keys, &ids, &groups, 1000, 13);
+    let zs = score(&gold_sets, &zs_decided, &groups);
+    let intervals = bootstrap(&gold_sets, &zs_decided, &keys, &groups, 1000, 13);
     let margins: Vec<Vec<f32>> = zero_shot.iter().map(|r| margins(r, &thresholds)).collect();
     let vectors: Vec<&[f32]> = predictions.iter().map(|p| p.vector.as_slice()).collect();
     let half = vec![0.5; ids.len()];
@@ -55,7 +55,7 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     for n in [2, 4, 8, 16] {
         for draw in 0..3u64 {
             let scores = head_cv(&vectors, &margins, &gold, &folds, Some(n), 1000 + draw, HeadOptions::default());
-            let head = score(&gold_sets, &decide(&scores, &half), &ids, &groups);
+            let head = score(&gold_sets, &decide(&scores, &half), &groups);
             for id in &ids {
                 if zs.labels[id].support == 0 {
                     continue;
@@ -75,7 +75,7 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     assert_eq!(checked, 4 * 3 * 13, "every label of the seeds gold has examples");
     // With every training row, the head is at least the zero-shot classifier on all 13 labels.
     let full = head_cv(&vectors, &margins, &gold, &folds, None, 13, HeadOptions::default());
-    let full = score(&gold_sets, &decide(&full, &half), &ids, &groups);
+    let full = score(&gold_sets, &decide(&full, &half), &groups);
     assert!(full.macro_f1 >= zs.macro_f1 - 1e-9, "head {:.3} < zero-shot {:.3}", full.macro_f1, zs.macro_f1);
 }
 

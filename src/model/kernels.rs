@@ -1,3 +1,7 @@
+//! The CPU kernels of the encoder: attention, GELU, and the residual add
+//! with layer norm, each one pass over memory, compiled for AVX2/FMA where
+//! the CPU has them ([`with_simd`]).
+//!
 //! Self-attention on the CPU as one pass over the fused query/key/value
 //! matrix: per (sequence, head), scores against the sequence's real tokens
 //! only, softmax, weighted sum of values, written straight into the
@@ -69,12 +73,14 @@ impl CpuAttention {
 pub(crate) fn with_simd<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
+        /// # Safety
+        /// The CPU must have AVX2 and FMA.
         #[target_feature(enable = "avx2,fma")]
         unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
             f()
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // Safety: the features were just detected.
+            // SAFETY: both features were detected on this CPU just above.
             return unsafe { wide(f) };
         }
     }

@@ -1,0 +1,118 @@
+//! The argument groups several commands share, and turning them into a
+//! label set, a loaded model and an engine.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use themes::embed::{DeviceSpec, EmbedOptions, Embedder};
+use themes::engine::Engine;
+use themes::labels::LabelSet;
+use themes::model::fetch::{resolve, ResolveOptions};
+use themes::model::registry::{Registry, DEFAULT_MODEL};
+
+use super::Global;
+
+/// A clap parser for a library type with `FromStr`, offering `names`.
+pub fn choice<T>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = themes::Error> + Clone + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
+}
+
+/// Which model, where it runs, at which precision.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// A registry name (`themes model list`), a Hub repo id (owner/name) or a
+    /// local model folder.
+    #[arg(long, default_value = DEFAULT_MODEL, env = "THEMES_MODEL")]
+    pub model: String,
+
+    /// auto, cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceSpec,
+
+    /// f32; bf16 (on CUDA, and on CPUs with AVX512-BF16: about 1.3x faster,
+    /// vectors within 0.9999 of f32's); f16 (on CUDA).
+    #[arg(long, default_value = "f32", value_parser = clap::builder::PossibleValuesParser::new(["f32", "bf16", "f16"]))]
+    pub dtype: String,
+
+    /// Upper bound on padded word pieces per forward pass (memory vs speed).
+    #[arg(long, default_value_t = 8192, hide_short_help = true)]
+    pub batch_tokens: usize,
+}
+
+impl ModelArgs {
+    /// Resolves (fetching if needed) and loads the model.
+    pub fn load(&self, global: &Global) -> anyhow::Result<Embedder> {
+        let registry = Registry::builtin()?;
+        let mut options = ResolveOptions::from_env();
+        options.quiet = global.quiet;
+        let resolved = resolve(&self.model, &registry, &options)?;
+        let dtype = themes::embed::parse_dtype(&self.dtype)?;
+        let embed_options = EmbedOptions { device: self.device.open()?, dtype, token_budget: self.batch_tokens };
+        let embedder = Embedder::load(&resolved.dir, &resolved.name, &resolved.revision, &embed_options)
+            .with_context(|| format!("loading model from {}", resolved.dir.display()))?;
+        tracing::info!("model {} ({}) loaded from {}", resolved.name, resolved.revision, resolved.dir.display());
+        Ok(embedder)
+    }
+
+    /// Languages the chosen model covers (see [`Registry::languages_of`]).
+    pub fn languages(&self) -> Vec<String> {
+        Registry::languages_of(&self.model)
+    }
+}
+
+/// Which label set.
+#[derive(Debug, clap::Args)]
+pub struct LabelArgs {
+    /// A label-set TOML file (see data/labels/README.md); default: the
+    /// built-in vietnam-us set (data/labels/vietnam-us.toml).
+    #[arg(long, env = "THEMES_LABELS")]
+    pub labels: Option<PathBuf>,
+}
+
+impl LabelArgs {
+    /// Loads the label set.
+    pub fn load(&self) -> anyhow::Result<LabelSet> {
+        Ok(match &self.labels {
+            Some(path) => LabelSet::load(path)?,
+            None => LabelSet::builtin()?,
+        })
+    }
+
+    /// The label file's text, for commands that write a changed copy of it.
+    pub fn text(&self) -> anyhow::Result<String> {
+        Ok(match &self.labels {
+            Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            None => themes::labels::BUILTIN_TEXT.to_owned(),
+        })
+    }
+}
+
+/// What every command that runs the classifier takes: the label set, the
+/// model and the cache.
+#[derive(Debug, clap::Args)]
+pub struct EngineArgs {
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    #[command(flatten)]
+    pub labels: LabelArgs,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+impl EngineArgs {
+    /// The engine over `set` and `embedder`, deciding with the head in
+    /// `head` when given.
+    pub fn engine<'a>(&self, set: &'a LabelSet, embedder: &'a Embedder, head: Option<&Path>) -> anyhow::Result<Engine<'a>> {
+        let head = head.map(|dir| themes::model::heads::load(dir, embedder.identity(), embedder.dim(), set)).transpose()?;
+        let cache = themes::cache::open_default(self.no_cache)
+            .with_context(|| format!("opening the embedding cache {}", themes::cache::default_path().display()))?;
+        Ok(Engine::new(embedder, cache, set, head)?)
+    }
+}

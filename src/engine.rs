@@ -1,0 +1,286 @@
+//! The engine: a model (behind the cache), a label set made ready to score,
+//! and the decision rule, joined so that every command labels an article
+//! the same way. An article's paragraphs and their units are embedded in
+//! one call, scored by the classifier, then decided, one article at a time,
+//! so memory stays flat however large the input.
+
+use crate::cache::{Cache, CachedEmbedder};
+use crate::classify::head::Head;
+use crate::classify::{classify_article, decide, segment, Combiner, Evidence, LabelVectors, ParagraphInput};
+use crate::embed::{Embed, LongText};
+use crate::error::{Error, Result};
+use crate::eval::gold::{articles, GoldSet};
+use crate::input::{normalize, Article};
+use crate::labels::LabelSet;
+
+/// One paragraph's prediction.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    /// 1-based paragraph number.
+    pub paragraph: usize,
+    /// Score per label, in label-set order: the zero-shot classifier's, or
+    /// the head's probability when the engine decides with a head.
+    pub scores: Vec<f32>,
+    /// Indices of the labels whose score reached their threshold.
+    pub labels: Vec<usize>,
+    /// Evidence per label.
+    pub evidence: Vec<Vec<Evidence>>,
+    /// Features per label (for training and error study).
+    pub features: Vec<Vec<f32>>,
+    /// Word pieces of the paragraph.
+    pub tokens: usize,
+    /// The paragraph's vector.
+    pub vector: Vec<f32>,
+    /// Cosine of the paragraph to each label's main description: what a
+    /// plain embedding-cosine script scores, kept as the eval's anchor.
+    pub description_similarity: Vec<f32>,
+}
+
+/// How scores become labels.
+#[derive(Debug, Clone)]
+pub enum Decider {
+    /// The label set's thresholds on the zero-shot scores.
+    Thresholds(Vec<f32>),
+    /// A trained head's probabilities, at the head's own thresholds.
+    Head(Head),
+}
+
+impl Decider {
+    /// The one decision: a paragraph's final scores, from its vector and
+    /// zero-shot scores, and the labels they carry.
+    pub fn decide(&self, vector: &[f32], zero_shot: Vec<f32>) -> (Vec<f32>, Vec<usize>) {
+        let (scores, thresholds) = match self {
+            Decider::Thresholds(t) => (zero_shot, t.clone()),
+            Decider::Head(head) => (head.probabilities(vector, &zero_shot), head.thresholds()),
+        };
+        let labels = decide(&scores, &thresholds);
+        (scores, labels)
+    }
+
+    /// The threshold per label that decisions are taken at.
+    pub fn thresholds(&self) -> Vec<f32> {
+        match self {
+            Decider::Thresholds(t) => t.clone(),
+            Decider::Head(head) => head.thresholds(),
+        }
+    }
+}
+
+/// A label set made ready to score: its prototypes embedded, its combiner
+/// checked, and how its scores are decided.
+pub struct PreparedLabels<'a> {
+    /// The label set.
+    pub set: &'a LabelSet,
+    /// Each label's prototype vectors.
+    pub vectors: Vec<LabelVectors>,
+    /// Each label's bias in the combiner.
+    pub biases: Vec<f32>,
+    /// The scoring model.
+    pub combiner: Combiner,
+    /// Thresholds, or a head.
+    pub decider: Decider,
+}
+
+impl<'a> PreparedLabels<'a> {
+    /// Embeds the label set's descriptions, examples and negatives; decides
+    /// at the label set's thresholds.
+    pub fn new(set: &'a LabelSet, embedder: &mut CachedEmbedder) -> Result<Self> {
+        let combiner = set.combiner()?;
+        if !combiner.is_compatible() {
+            return Err(Error::Usage(
+                "the label set's [classifier] table was made for another version of themes; retrain it with `themes train`"
+                    .to_owned(),
+            ));
+        }
+        let mut vectors = Vec::with_capacity(set.labels.len());
+        for label in &set.labels {
+            let positives: Vec<String> = std::iter::once(&label.description)
+                .chain(&label.descriptions)
+                .chain(&label.examples)
+                .map(|t| normalize(t))
+                .collect();
+            let negatives: Vec<String> = label.negatives.iter().map(|t| normalize(t)).collect();
+            let embed = |e: &mut CachedEmbedder, texts: &[String]| -> Result<Vec<Vec<f32>>> {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                Ok(e.embed(&refs)?.into_iter().map(|x| x.vector).collect())
+            };
+            vectors.push(LabelVectors { positives: embed(embedder, &positives)?, negatives: embed(embedder, &negatives)? });
+        }
+        let biases = set.labels.iter().map(|l| l.bias).collect();
+        Ok(PreparedLabels { set, vectors, biases, combiner, decider: Decider::Thresholds(set.thresholds()) })
+    }
+}
+
+/// Embeds, scores and decides one article.
+pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut CachedEmbedder) -> Result<Vec<Prediction>> {
+    let normalized: Vec<String> = article.paragraphs.iter().map(|p| normalize(p)).collect();
+    let units: Vec<Vec<&str>> = normalized.iter().map(|p| segment::units(p)).collect();
+    // One embedding call per article: paragraphs and units together, so the
+    // batches are full and the cache is asked once.
+    let mut texts: Vec<&str> = normalized.iter().map(String::as_str).collect();
+    for u in &units {
+        texts.extend(u.iter().copied());
+    }
+    let embedded = embedder.embed(&texts)?;
+    let (paragraph_vectors, unit_vectors) = embedded.split_at(normalized.len());
+    let mut unit_iter = unit_vectors.iter();
+    let inputs: Vec<ParagraphInput> = normalized
+        .iter()
+        .zip(paragraph_vectors)
+        .zip(&units)
+        .map(|((text, e), us)| ParagraphInput {
+            text,
+            vector: &e.vector,
+            units: us.iter().map(|u| (*u, unit_iter.next().map(|x| x.vector.as_slice()).unwrap_or(&[]))).collect(),
+            aliases: labels.set.labels.iter().map(|l| l.alias_terms(text)).collect(),
+        })
+        .collect();
+    let scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
+    Ok(scored
+        .into_iter()
+        .zip(paragraph_vectors)
+        .enumerate()
+        .map(|(i, (s, e))| {
+            let (scores, decided) = labels.decider.decide(&e.vector, s.scores);
+            Prediction {
+                paragraph: i + 1,
+                labels: decided,
+                scores,
+                evidence: s.evidence,
+                features: s.features,
+                tokens: e.tokens,
+                description_similarity: labels
+                    .vectors
+                    .iter()
+                    .map(|l| l.positives.first().map_or(0.0, |d| crate::embed::cosine(&e.vector, d)))
+                    .collect(),
+                vector: e.vector.clone(),
+            }
+        })
+        .collect())
+}
+
+/// The model, its cache and a prepared label set: what every command that
+/// labels text runs.
+pub struct Engine<'a> {
+    embedder: CachedEmbedder<'a>,
+    labels: PreparedLabels<'a>,
+}
+
+impl<'a> Engine<'a> {
+    /// Prepares `set` on `embedder` (through `cache`); with a head, decides
+    /// with it instead of the set's thresholds.
+    pub fn new(embedder: &'a dyn Embed, cache: Option<Cache>, set: &'a LabelSet, head: Option<Head>) -> Result<Self> {
+        let mut embedder = CachedEmbedder::new(embedder, cache, LongText::Windows);
+        let mut labels = PreparedLabels::new(set, &mut embedder)?;
+        if let Some(head) = head {
+            labels.decider = Decider::Head(head);
+        }
+        Ok(Engine { embedder, labels })
+    }
+
+    /// Embeds, scores and decides one article.
+    pub fn label(&mut self, article: &Article) -> Result<Vec<Prediction>> {
+        label_article(article, &self.labels, &mut self.embedder)
+    }
+
+    /// Labels the articles rebuilt from gold rows; one prediction per gold
+    /// row, in the rows' order, set after set.
+    pub fn predict_gold(&mut self, sets: &[GoldSet]) -> Result<Vec<Prediction>> {
+        let mut out = Vec::new();
+        for set in sets {
+            let mut by_key = std::collections::HashMap::new();
+            for article in articles(&set.rows, &set.path) {
+                for p in self.label(&article)? {
+                    by_key.insert((article.id.clone(), p.paragraph), p);
+                }
+            }
+            for r in &set.rows {
+                let p = by_key.remove(&(r.article.clone(), r.paragraph)).ok_or_else(|| {
+                    Error::Usage(format!("{}: no prediction for {} paragraph {}", set.path.display(), r.article, r.paragraph))
+                })?;
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The label set.
+    pub fn set(&self) -> &'a LabelSet {
+        self.labels.set
+    }
+
+    /// The prepared label set (prototype vectors, combiner, decider).
+    pub fn labels(&self) -> &PreparedLabels<'a> {
+        &self.labels
+    }
+
+    /// The head it decides with, if any.
+    pub fn head(&self) -> Option<&Head> {
+        match &self.labels.decider {
+            Decider::Head(head) => Some(head),
+            Decider::Thresholds(_) => None,
+        }
+    }
+
+    /// The model behind the cache.
+    pub fn model(&self) -> &'a dyn Embed {
+        self.embedder.embedder()
+    }
+
+    /// Texts embedded by the model and texts found in the cache so far.
+    pub fn embedded(&self) -> (usize, usize) {
+        (self.embedder.computed, self.embedder.reused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::head::{HeadInfo, LabelHead};
+    use crate::fake::FakeEmbedder;
+
+    fn article() -> Article {
+        let paragraphs = ["Chip plant opens in Bac Ninh", "Semiconductor packaging grows.", "The weather was mild."];
+        Article { id: "a".into(), source: crate::Location::file("a.txt"), paragraphs: paragraphs.map(String::from).into() }
+    }
+
+    #[test]
+    fn the_decider_is_the_only_decision_and_a_head_replaces_the_thresholds() {
+        let fake = FakeEmbedder::new();
+        let set = LabelSet::builtin().unwrap();
+        let mut engine = Engine::new(&fake, None, &set, None).unwrap();
+        let zero_shot = engine.label(&article()).unwrap();
+        assert_eq!(zero_shot.len(), 3);
+        let thresholds = set.thresholds();
+        for p in &zero_shot {
+            assert_eq!(p.labels, decide(&p.scores, &thresholds));
+            assert_eq!(p.features.len(), set.labels.len());
+        }
+        // A head that says yes to the first label whatever the vector, and
+        // keeps the zero-shot decision elsewhere.
+        let ids = set.ids();
+        let mut per_label: Vec<LabelHead> = ids.iter().map(|_| LabelHead::identity(fake.dim())).collect();
+        per_label[0].bias = 50.0;
+        let info = HeadInfo {
+            themes_head: 1,
+            model: "fake".into(),
+            revision: "test".into(),
+            dim: fake.dim(),
+            label_set: set.name.clone(),
+            label_set_hash: set.hash(),
+            labels: ids.clone(),
+            thresholds: ids.iter().map(|id| (id.clone(), 0.5)).collect(),
+            examples: Default::default(),
+            trained_on: vec![],
+        };
+        let mut engine = Engine::new(&fake, None, &set, Some(Head::new(info, per_label, thresholds.clone()))).unwrap();
+        assert!(engine.head().is_some());
+        for (with_head, without) in engine.label(&article()).unwrap().iter().zip(&zero_shot) {
+            assert!(with_head.labels.contains(&0));
+            let rest = |labels: &[usize]| labels.iter().copied().filter(|&j| j != 0).collect::<Vec<_>>();
+            assert_eq!(rest(&with_head.labels), rest(&without.labels), "an identity head keeps the zero-shot decisions");
+        }
+        assert_eq!(engine.embedded().0 > 0, true);
+    }
+}

@@ -1,0 +1,574 @@
+//! The label job: every paragraph of the inputs through the engine and into
+//! rows, with what long runs need around it: articles counted and numbered
+//! before any work, a shard's range, `--keep-going`, the journal that makes
+//! a run resumable, and the manifest a shard leaves for `merge`.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::{Engine, Prediction};
+use crate::error::{Error, Result};
+use crate::input::{discover, read_source, Article, Source, UniqueIds};
+use crate::journal::{journal_path, Journal, Outputs};
+use crate::output::{LabelRow, RowFormat, RowWriter};
+use crate::shard::{count_articles, Manifest, ShardSpec, Skipped};
+
+/// What the run tells its caller as it goes (progress, skipped files,
+/// notes); the CLI draws them, tests record them.
+pub trait Observer {
+    /// `articles` more articles are done (labelled, skipped or resumed).
+    fn advanced(&mut self, articles: u64);
+    /// A file or article was skipped (`--keep-going`): why, with where.
+    fn skipped(&mut self, message: &str);
+    /// Something worth saying that is not a problem.
+    fn note(&mut self, message: &str);
+}
+
+/// Where finished articles go: the journal beside `--out`, or rows
+/// straight to standard output.
+pub trait RowSink {
+    /// Writes (or commits) one article's rows.
+    fn article(&mut self, id: &str, rows: &[LabelRow]) -> Result<()>;
+}
+
+impl RowSink for Journal {
+    fn article(&mut self, id: &str, rows: &[LabelRow]) -> Result<()> {
+        self.append(id, rows)
+    }
+}
+
+impl RowSink for RowWriter {
+    fn article(&mut self, _: &str, rows: &[LabelRow]) -> Result<()> {
+        self.write_article(rows)
+    }
+}
+
+/// The inputs, found and counted before anything is labelled: every
+/// article's ordinal is a function of these alone.
+#[derive(Debug)]
+pub struct InputPlan {
+    /// The sources in sorted order.
+    pub sources: Vec<Source>,
+    /// Articles per source (0 for standard input, counted as it is read).
+    pub counts: Vec<usize>,
+    /// Why a source could not even be counted (`--keep-going`), by index.
+    pub unreadable: Vec<Option<String>>,
+}
+
+impl InputPlan {
+    /// Finds and counts the inputs. With `keep_going`, a source that cannot
+    /// be counted is reported to `observer` and counted as no articles, as
+    /// on every machine that cannot read it either.
+    pub fn count(inputs: &[PathBuf], keep_going: bool, observer: &mut dyn Observer) -> Result<InputPlan> {
+        let sources = discover(inputs)?;
+        if sources.is_empty() {
+            return Err(Error::Usage(
+                "no input files found: give .txt, .md or .jsonl files, folders holding them, or - for standard input"
+                    .to_owned(),
+            ));
+        }
+        let mut plan = InputPlan { counts: Vec::with_capacity(sources.len()), unreadable: Vec::new(), sources: Vec::new() };
+        for source in &sources {
+            match if source.is_stdin() { Ok(0) } else { count_articles(source) } {
+                Ok(n) => {
+                    plan.counts.push(n);
+                    plan.unreadable.push(None);
+                }
+                Err(err) if keep_going => {
+                    plan.counts.push(0);
+                    plan.unreadable.push(Some(err.to_string()));
+                    observer.skipped(&err.to_string());
+                }
+                Err(err) => return Err(stopped(err)),
+            }
+        }
+        plan.sources = sources;
+        Ok(plan)
+    }
+
+    /// Articles in all sources.
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    /// Whether standard input is among the sources.
+    pub fn reads_stdin(&self) -> bool {
+        self.sources.iter().any(Source::is_stdin)
+    }
+
+    /// A digest of the inputs' layout (paths as given and article counts):
+    /// the same on every machine that sees the same files under the same
+    /// names, so shards can check they belong to one plan.
+    pub fn layout_digest(&self) -> String {
+        let mut hash = Sha256::new();
+        for (source, count) in self.sources.iter().zip(&self.counts) {
+            hash.update(source.path.to_string_lossy().as_bytes());
+            hash.update([0]);
+            hash.update(count.to_le_bytes());
+        }
+        hex::encode(hash.finalize())
+    }
+
+    /// What a journal must match to be resumed: the run (model, labels,
+    /// options), the part, and each input's path, size and modification
+    /// time on this machine.
+    pub fn files_digest(&self, run_id: &str, shard: Option<ShardSpec>) -> String {
+        let mut hash = Sha256::new();
+        hash.update(run_id.as_bytes());
+        hash.update(shard.map(|s| s.to_string()).unwrap_or_default().as_bytes());
+        for source in &self.sources {
+            hash.update(source.path.to_string_lossy().as_bytes());
+            if let Ok(meta) = std::fs::metadata(&source.path) {
+                hash.update(meta.len().to_le_bytes());
+                if let Ok(modified) = meta.modified() {
+                    let since = modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    hash.update(since.as_nanos().to_le_bytes());
+                }
+            }
+        }
+        hex::encode(hash.finalize())
+    }
+}
+
+fn stopped(err: Error) -> Error {
+    err.context("stopped (--keep-going skips files that cannot be read)")
+}
+
+/// Where the rows of a run with `--out` go.
+#[derive(Debug, Clone)]
+pub struct OutPlan {
+    /// The output file.
+    pub path: PathBuf,
+    /// Go on from the journal of an interrupted run.
+    pub resume: bool,
+}
+
+/// A validated label run.
+#[derive(Debug)]
+pub struct LabelPlan {
+    /// The inputs, counted.
+    pub inputs: InputPlan,
+    /// `--shard I/N`.
+    pub shard: Option<ShardSpec>,
+    /// Report bad files and go on.
+    pub keep_going: bool,
+    /// `--out` (journal, resume); `None`: rows to standard output.
+    pub out: Option<OutPlan>,
+    /// Row format.
+    pub format: RowFormat,
+    /// Where the article summaries go.
+    pub summary: Option<PathBuf>,
+}
+
+impl LabelPlan {
+    /// Checks the options against the inputs.
+    pub fn new(
+        inputs: InputPlan,
+        shard: Option<ShardSpec>,
+        keep_going: bool,
+        out: Option<OutPlan>,
+        format: RowFormat,
+        summary: Option<PathBuf>,
+    ) -> Result<LabelPlan> {
+        let resume = out.as_ref().is_some_and(|o| o.resume);
+        if inputs.reads_stdin() && (resume || shard.is_some()) {
+            return Err(Error::Usage(
+                "--resume and --shard need files: standard input cannot be read twice or split".to_owned(),
+            ));
+        }
+        Ok(LabelPlan { inputs, shard, keep_going, out, format, summary })
+    }
+
+    /// The article ordinals this run labels.
+    pub fn range(&self) -> Range<usize> {
+        match self.shard {
+            Some(spec) => spec.range(self.inputs.total()),
+            None => 0..usize::MAX,
+        }
+    }
+
+    /// Articles this run will go through (0 when unknown: standard input).
+    pub fn articles(&self) -> usize {
+        if self.inputs.reads_stdin() {
+            return 0;
+        }
+        let (range, total) = (self.range(), self.inputs.total());
+        range.end.min(total) - range.start.min(total)
+    }
+}
+
+/// What a label run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelOutcome {
+    /// Articles written (resumed ones included).
+    pub articles: usize,
+    /// Paragraph rows written (resumed ones included).
+    pub paragraphs: usize,
+    /// Articles an interrupted run had done.
+    pub resumed: usize,
+    /// Texts the model embedded, and texts taken from the cache.
+    pub embedded: (usize, usize),
+    /// What was skipped (`--keep-going`).
+    pub skipped: Vec<Skipped>,
+}
+
+/// The run's identity for journals and manifests: model, label set, how
+/// long texts are read, and the head.
+pub fn run_id(engine: &Engine) -> String {
+    let head = engine.head().map(|h| h.digest.clone()).unwrap_or_default();
+    let labels = engine.set().hash();
+    let model = engine.model().identity().key();
+    let json = serde_json::json!({ "model": model, "labels": labels, "long": "windows", "head": head });
+    hex::encode(Sha256::digest(json.to_string()))
+}
+
+/// Labels every article of the plan through `engine`.
+pub fn run(plan: &LabelPlan, engine: &mut Engine, languages: &[String], observer: &mut dyn Observer) -> Result<LabelOutcome> {
+    let ids = engine.set().ids();
+    let run_id = run_id(engine);
+    match &plan.out {
+        None => {
+            let mut writer = RowWriter::create(None, plan.format, plan.summary.as_deref(), &ids)?;
+            let outcome = Labeller::new(plan, engine, languages, &[]).run(&mut writer, observer)?;
+            writer.finish()?;
+            Ok(outcome)
+        }
+        Some(out) => {
+            let (mut journal, done) = open_journal(plan, out, &run_id, observer)?;
+            let outcome = Labeller::new(plan, engine, languages, &done).run(&mut journal, observer)?;
+            let outputs = Outputs { out: &out.path, format: plan.format, summary: plan.summary.as_deref(), ids: &ids };
+            let totals = journal.finish(&outputs)?;
+            if let Some(shard) = plan.shard {
+                let range = plan.range();
+                Manifest {
+                    shard,
+                    first: range.start,
+                    end: range.end,
+                    total: plan.inputs.total(),
+                    plan: plan.inputs.layout_digest(),
+                    run: run_id,
+                    labels: ids,
+                    articles: totals.articles,
+                    paragraphs: totals.paragraphs,
+                    skipped: outcome.skipped.clone(),
+                }
+                .write(&out.path)?;
+            }
+            Ok(outcome)
+        }
+    }
+}
+
+/// Creates the journal, or reopens it with `--resume`; returns it with the
+/// ids of the articles it already holds.
+fn open_journal(plan: &LabelPlan, out: &OutPlan, run_id: &str, observer: &mut dyn Observer) -> Result<(Journal, Vec<String>)> {
+    let path = journal_path(&out.path);
+    let fingerprint = plan.inputs.files_digest(run_id, plan.shard);
+    let mut journal = if out.resume {
+        let journal = Journal::resume(&path, &fingerprint)?;
+        if !journal.done.is_empty() {
+            observer.note(&format!("resuming: {} articles already done in {}", journal.done.len(), path.display()));
+        }
+        journal
+    } else {
+        if path.exists() {
+            tracing::warn!("{} holds an interrupted run; starting over (use --resume to go on from it)", path.display());
+        }
+        Journal::create(&path, &fingerprint)?
+    };
+    let done = std::mem::take(&mut journal.done);
+    Ok((journal, done))
+}
+
+/// One pass over the plan's articles.
+struct Labeller<'p, 'e, 'a> {
+    plan: &'p LabelPlan,
+    engine: &'e mut Engine<'a>,
+    languages: &'p [String],
+    /// Articles an interrupted run completed, in order.
+    done: &'p [String],
+    range: Range<usize>,
+    ids: UniqueIds,
+    outcome: LabelOutcome,
+    warned_language: bool,
+}
+
+impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
+    fn new(plan: &'p LabelPlan, engine: &'e mut Engine<'a>, languages: &'p [String], done: &'p [String]) -> Self {
+        let range = plan.range();
+        Labeller { plan, engine, languages, done, range, ids: UniqueIds::default(), outcome: LabelOutcome::default(), warned_language: false }
+    }
+
+    fn run(mut self, sink: &mut dyn RowSink, observer: &mut dyn Observer) -> Result<LabelOutcome> {
+        let inputs = &self.plan.inputs;
+        let mut ordinal = 0usize;
+        for ((source, &count), unreadable) in inputs.sources.iter().zip(&inputs.counts).zip(&inputs.unreadable) {
+            let base = ordinal;
+            ordinal += count;
+            let overlap = base.max(self.range.start)..(base + count).min(self.range.end);
+            if let Some(reason) = unreadable {
+                self.skip(source.path.display().to_string(), 0, reason.clone(), None);
+                continue;
+            }
+            // A file with no articles is read all the same, by every shard,
+            // so that its error is reported.
+            if !source.is_stdin() && count > 0 && overlap.is_empty() {
+                continue;
+            }
+            let articles = match read_source(source) {
+                Ok(articles) => articles,
+                Err(err) if self.plan.keep_going => {
+                    self.skip(source.path.display().to_string(), overlap.len(), err.to_string(), Some(observer));
+                    observer.advanced(overlap.len() as u64);
+                    continue;
+                }
+                Err(err) => return Err(stopped(err)),
+            };
+            if !source.is_stdin() && articles.len() != count {
+                return Err(Error::Usage(format!(
+                    "{}: changed while being read (found {} articles, counted {count})",
+                    source.path.display(),
+                    articles.len()
+                )));
+            }
+            for (k, article) in articles.iter().enumerate() {
+                if source.is_stdin() || self.range.contains(&(base + k)) {
+                    self.article(article, sink, observer)?;
+                }
+            }
+        }
+        if self.outcome.resumed < self.done.len() {
+            return Err(Error::Usage(format!(
+                "the journal holds {} articles but the inputs give only {} of them: the inputs changed since the interrupted run; run without --resume to start over",
+                self.done.len(),
+                self.outcome.resumed
+            )));
+        }
+        self.outcome.embedded = self.engine.embedded();
+        Ok(self.outcome)
+    }
+
+    fn skip(&mut self, location: String, articles: usize, reason: String, observer: Option<&mut dyn Observer>) {
+        if let Some(observer) = observer {
+            observer.skipped(&reason);
+        }
+        self.outcome.skipped.push(Skipped { location, articles, reason });
+    }
+
+    /// One article: checked for a repeated id, skipped when an interrupted
+    /// run already did it, else labelled and written.
+    fn article(&mut self, article: &Article, sink: &mut dyn RowSink, observer: &mut dyn Observer) -> Result<()> {
+        if let Err(err) = self.ids.insert(article) {
+            if !self.plan.keep_going {
+                return Err(err);
+            }
+            self.skip(article.source.to_string(), 1, err.to_string(), Some(observer));
+            observer.advanced(1);
+            return Ok(());
+        }
+        let resumed = self.outcome.resumed;
+        if resumed < self.done.len() {
+            if self.done[resumed] != article.id {
+                return Err(Error::Usage(format!(
+                    "the journal's article {} is {:?} but the inputs give {:?} there: the inputs changed since the interrupted run; run without --resume to start over",
+                    resumed + 1,
+                    self.done[resumed],
+                    article.id
+                )));
+            }
+            self.outcome.resumed += 1;
+        } else {
+            let predictions = self
+                .engine
+                .label(article)
+                .map_err(|e| e.context(format!("labelling article {} ({})", article.id, article.source)))?;
+            let rows = rows(article, &predictions, &self.engine.set().ids(), self.languages, &mut self.warned_language);
+            sink.article(&article.id, &rows)?;
+        }
+        self.outcome.articles += 1;
+        self.outcome.paragraphs += article.paragraphs.len();
+        observer.advanced(1);
+        Ok(())
+    }
+}
+
+/// An article's rows as written: scores rounded to 4 decimals, evidence for
+/// the assigned labels, a flag on paragraphs in a language the model does
+/// not read.
+pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], languages: &[String], warned: &mut bool) -> Vec<LabelRow> {
+    let mut rows = Vec::with_capacity(predictions.len());
+    for (p, text) in predictions.iter().zip(&article.paragraphs) {
+        let mut flags = Vec::new();
+        if let Some(lang) = crate::lang::uncovered_language(text, languages) {
+            if !*warned {
+                tracing::warn!(
+                    "some paragraphs are in a language the model does not cover ({lang}); they are flagged, and their scores are unreliable: see --model in the README for a multilingual model"
+                );
+                *warned = true;
+            }
+            flags.push(format!("language:{lang}"));
+        }
+        rows.push(LabelRow {
+            article: article.id.clone(),
+            paragraph: p.paragraph,
+            text: text.clone(),
+            labels: p.labels.iter().map(|&j| ids[j].clone()).collect(),
+            scores: ids.iter().cloned().zip(p.scores.iter().map(|s| (s * 10000.0).round() / 10000.0)).collect(),
+            evidence: p
+                .labels
+                .iter()
+                .map(|&j| {
+                    let ev = p.evidence[j].iter().filter_map(|e| serde_json::to_value(e).ok()).collect();
+                    (ids[j].clone(), ev)
+                })
+                .collect(),
+            flags,
+        });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeEmbedder;
+    use crate::labels::LabelSet;
+    use std::path::Path;
+
+    #[derive(Default)]
+    struct Record {
+        advanced: u64,
+        skipped: Vec<String>,
+        notes: Vec<String>,
+    }
+
+    impl Observer for Record {
+        fn advanced(&mut self, articles: u64) {
+            self.advanced += articles;
+        }
+        fn skipped(&mut self, message: &str) {
+            self.skipped.push(message.to_owned());
+        }
+        fn note(&mut self, message: &str) {
+            self.notes.push(message.to_owned());
+        }
+    }
+
+    const ARTICLES: [(&str, &str); 3] = [
+        ("a.txt", "Vietnam and the US pledge chip cooperation\nSemiconductor plants open near Hanoi.\nThe deal covers chip packaging."),
+        ("b.txt", "ASEAN ministers meet\nThe ASEAN summit discussed the South China Sea code of conduct."),
+        ("c.jsonl", "{\"id\": \"c1\", \"text\": \"War legacy\\nUnexploded ordnance is cleared in Quang Tri.\"}\n{\"id\": \"c2\", \"text\": \"Short note.\"}\n"),
+    ];
+
+    fn inputs(dir: &Path) -> Vec<PathBuf> {
+        for (name, text) in ARTICLES {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        vec![dir.to_path_buf()]
+    }
+
+    fn label(dir: &Path, shard: Option<ShardSpec>, out: Option<OutPlan>, keep_going: bool) -> (Result<LabelOutcome>, Record) {
+        let fake = FakeEmbedder::new();
+        let set = LabelSet::builtin().unwrap();
+        let mut engine = Engine::new(&fake, None, &set, None).unwrap();
+        let mut record = Record::default();
+        let outcome = InputPlan::count(&[dir.join("in")], keep_going, &mut record)
+            .and_then(|inputs| LabelPlan::new(inputs, shard, keep_going, out, RowFormat::Jsonl, None))
+            .and_then(|plan| run(&plan, &mut engine, &["en".to_owned()], &mut record));
+        (outcome, record)
+    }
+
+    fn out(dir: &Path, name: &str, resume: bool) -> Option<OutPlan> {
+        Some(OutPlan { path: dir.join(name), resume })
+    }
+
+    fn keys(path: &Path) -> Vec<(String, usize)> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<LabelRow>(l).unwrap())
+            .map(|r| (r.article, r.paragraph))
+            .collect()
+    }
+
+    #[test]
+    fn every_paragraph_gets_one_row_in_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        inputs(&dir.path().join("in"));
+        let (outcome, record) = label(dir.path(), None, out(dir.path(), "all.jsonl", false), false);
+        let outcome = outcome.unwrap();
+        assert_eq!((outcome.articles, outcome.paragraphs, outcome.resumed), (4, 8, 0));
+        assert_eq!(record.advanced, 4);
+        let want: Vec<(String, usize)> =
+            [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("c1", 1), ("c1", 2), ("c2", 1)].map(|(a, p)| (a.to_owned(), p)).into();
+        assert_eq!(keys(&dir.path().join("all.jsonl")), want);
+        assert!(!journal_path(&dir.path().join("all.jsonl")).exists(), "the journal is gone once the output is written");
+    }
+
+    #[test]
+    fn a_resumed_run_writes_what_an_uninterrupted_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        inputs(&dir.path().join("in"));
+        label(dir.path(), None, out(dir.path(), "whole.jsonl", false), false).0.unwrap();
+        // An interrupted run: its journal holds articles a and b.
+        let partial = dir.path().join("cut.jsonl");
+        let whole = std::fs::read_to_string(dir.path().join("whole.jsonl")).unwrap();
+        let plan = InputPlan::count(&[dir.path().join("in")], false, &mut Record::default()).unwrap();
+        let fake = FakeEmbedder::new();
+        let set = LabelSet::builtin().unwrap();
+        let engine = Engine::new(&fake, None, &set, None).unwrap();
+        let mut journal = Journal::create(&journal_path(&partial), &plan.files_digest(&run_id(&engine), None)).unwrap();
+        let rows: Vec<LabelRow> = whole.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        journal.append("a", &rows[..3]).unwrap();
+        journal.append("b", &rows[3..5]).unwrap();
+        drop(journal);
+        let (outcome, record) = label(dir.path(), None, out(dir.path(), "cut.jsonl", true), false);
+        assert_eq!(outcome.unwrap().resumed, 2);
+        assert!(record.notes.iter().any(|n| n.starts_with("resuming: 2 articles")), "{:?}", record.notes);
+        assert_eq!(std::fs::read_to_string(&partial).unwrap(), whole);
+    }
+
+    #[test]
+    fn shards_take_balanced_ranges_and_leave_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        inputs(&dir.path().join("in"));
+        let mut all = Vec::new();
+        for index in 1..=3 {
+            let name = format!("part{index}.jsonl");
+            let (outcome, _) = label(dir.path(), Some(ShardSpec { index, count: 3 }), out(dir.path(), &name, false), false);
+            assert!(outcome.unwrap().articles <= 2);
+            let manifest = Manifest::read(&dir.path().join(&name)).unwrap();
+            assert_eq!(manifest.total, 4);
+            all.extend(keys(&dir.path().join(&name)));
+        }
+        assert_eq!(all.len(), 8, "the parts hold every paragraph once: {all:?}");
+        let stdin = InputPlan::count(&[PathBuf::from("-")], false, &mut Record::default()).unwrap();
+        let err = LabelPlan::new(stdin, Some(ShardSpec { index: 1, count: 2 }), false, None, RowFormat::Jsonl, None).unwrap_err();
+        assert!(err.to_string().contains("--resume and --shard need files"), "{err}");
+    }
+
+    #[test]
+    fn keep_going_skips_a_bad_file_and_a_repeated_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        inputs(&input);
+        std::fs::write(input.join("d.txt"), b"ok\n\xff\n").unwrap();
+        std::fs::write(input.join("e.jsonl"), "{\"id\": \"a\", \"text\": \"again\"}\n").unwrap();
+        let err = label(dir.path(), None, out(dir.path(), "x.jsonl", false), false).0.unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default());
+        assert!(chain.contains("--keep-going") && chain.contains("d.txt:2: invalid UTF-8"), "{chain}");
+        assert!(!dir.path().join("x.jsonl").exists(), "a stopped run writes no output");
+        assert!(journal_path(&dir.path().join("x.jsonl")).exists(), "the articles done are kept for --resume");
+        let (outcome, record) = label(dir.path(), None, out(dir.path(), "x.jsonl", false), true);
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.skipped.len(), 2, "{:?}", outcome.skipped);
+        assert!(record.skipped[1].contains("article id \"a\" is also the id of"), "{:?}", record.skipped);
+        assert_eq!(outcome.articles, 4);
+    }
+}
