@@ -54,12 +54,8 @@ impl Cache {
                 tracing::warn!("embedding cache {} is unreadable ({first}); rebuilding it", path.display());
                 let aside = path.with_extension("sqlite3.corrupt");
                 std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
-                for suffix in ["-wal", "-shm"] {
-                    let mut side = path.as_os_str().to_owned();
-                    side.push(suffix);
-                    let _ = std::fs::remove_file(PathBuf::from(side));
-                }
-                Self::try_open(path).map_err(|e| Error::Cache { path: path.to_path_buf(), message: e.to_string() })
+                remove_side_files(path);
+                Self::try_open(path).map_err(|e| cache_error(path, e))
             }
         }
     }
@@ -77,11 +73,14 @@ impl Cache {
     }
 
     fn err(&self, e: rusqlite::Error) -> Error {
-        Error::Cache { path: self.path.clone(), message: e.to_string() }
+        cache_error(&self.path, e)
     }
 
-    /// The cached embedding of `text` under `model`, if any.
-    pub fn get(&self, model: &str, text: &str) -> Result<Option<Embedded>> {
+    /// The cached embedding of `text` under `model`, if any: a vector of
+    /// `dim` finite values, not all zero. Anything else in the row (cut
+    /// short, NaN, zeros) is not a vector this model made, so it counts as
+    /// a miss and is computed and stored again.
+    pub fn get(&self, model: &str, text: &str, dim: usize) -> Result<Option<Embedded>> {
         let hash = text_hash(text);
         let row = self
             .conn
@@ -93,30 +92,52 @@ impl Cache {
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(row.and_then(|(tokens, truncated, blob)| {
-            if blob.len() % 4 != 0 {
+            if blob.len() != dim * 4 || tokens < 0 {
+                tracing::debug!("cache row for {model} holds {} bytes where {dim} values take {}; recomputing", blob.len(), dim * 4);
                 return None;
             }
-            let vector = blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let vector: Vec<f32> = blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            if !vector.iter().all(|x| x.is_finite()) || vector.iter().all(|&x| x == 0.0) {
+                tracing::debug!("cache row for {model} holds a vector that is not finite or all zero; recomputing");
+                return None;
+            }
             Some(Embedded { vector, tokens: tokens as usize, truncated: truncated != 0, windows: Vec::new() })
         }))
     }
 
     /// Stores embeddings in one transaction.
     pub fn put_many(&mut self, model: &str, items: &[(&str, &Embedded)]) -> Result<()> {
-        let tx = self.conn.transaction().map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })?;
+        let tx = self.conn.transaction().map_err(|e| cache_error(&self.path, e))?;
         {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO embeddings (model, text_sha256, tokens, truncated, vector) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
-                .map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })?;
+                .map_err(|e| cache_error(&self.path, e))?;
             for (text, e) in items {
                 let blob: Vec<u8> = e.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
                 stmt.execute(params![model, text_hash(text).as_slice(), e.tokens as i64, e.truncated as i64, blob])
-                    .map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })?;
+                    .map_err(|e| cache_error(&self.path, e))?;
             }
         }
-        tx.commit().map_err(|e| Error::Cache { path: self.path.clone(), message: e.to_string() })
+        tx.commit().map_err(|e| cache_error(&self.path, e))
+    }
+}
+
+/// A cache error; `damaged` when SQLite says the file is corrupt or not a
+/// database.
+fn cache_error(path: &Path, e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    let damaged = matches!(&e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseCorrupt | NotADatabase));
+    Error::Cache { path: path.to_path_buf(), message: e.to_string(), damaged }
+}
+
+/// Removes a database's WAL and shared-memory files.
+fn remove_side_files(path: &Path) {
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(side));
     }
 }
 
@@ -162,21 +183,46 @@ impl<'a> CachedEmbedder<'a> {
         format!("{}|{long}", self.embedder.identity().key())
     }
 
+    /// A cache that failed mid-run is dropped and the run goes on without
+    /// it: the cache only saves time, so the output is the same as with
+    /// `--no-cache`. A damaged one is also moved aside, so the next run
+    /// makes a new one.
+    fn give_up_cache(&mut self, err: &Error) {
+        let Some(cache) = self.cache.take() else { return };
+        let path = cache.path.clone();
+        drop(cache);
+        let damaged = matches!(err, Error::Cache { damaged: true, .. });
+        let aside = path.with_extension("sqlite3.corrupt");
+        if damaged && std::fs::rename(&path, &aside).is_ok() {
+            remove_side_files(&path);
+            tracing::warn!("{err}; moved it aside to {} and going on without a cache (a new one is made next run)", aside.display());
+        } else {
+            tracing::warn!("{err}; going on without a cache for this run (--no-cache skips it)");
+        }
+    }
+
     /// Embeds `texts` (normalized), reusing cached vectors. Window vectors
     /// of long texts are not cached; only the text vector is.
     pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Embedded>> {
         let key = self.key();
+        let dim = self.embedder.dim();
         let mut out: Vec<Option<Embedded>> = vec![None; texts.len()];
         let mut missing: Vec<usize> = Vec::new();
         // The same text twice in one call is embedded once.
         let mut first_of: HashMap<&str, usize> = HashMap::new();
         for (i, text) in texts.iter().enumerate() {
-            if let Some(cache) = &self.cache {
-                if let Some(hit) = cache.get(&key, text)? {
+            let hit = match &self.cache {
+                Some(cache) => cache.get(&key, text, dim),
+                None => Ok(None),
+            };
+            match hit {
+                Ok(Some(hit)) => {
                     out[i] = Some(hit);
                     self.reused += 1;
                     continue;
                 }
+                Ok(None) => {}
+                Err(err) => self.give_up_cache(&err),
             }
             if !first_of.contains_key(text) {
                 first_of.insert(text, i);
@@ -189,7 +235,9 @@ impl<'a> CachedEmbedder<'a> {
             self.computed += computed.len();
             if let Some(cache) = &mut self.cache {
                 let items: Vec<(&str, &Embedded)> = batch.iter().copied().zip(computed.iter()).collect();
-                cache.put_many(&key, &items)?;
+                if let Err(err) = cache.put_many(&key, &items) {
+                    self.give_up_cache(&err);
+                }
             }
             for (i, e) in missing.into_iter().zip(computed) {
                 out[i] = Some(e);
@@ -219,13 +267,80 @@ mod tests {
         let mut cache = Cache::open(&path).unwrap();
         let e = Embedded { vector: vec![0.5, -1.0], tokens: 7, truncated: true, windows: Vec::new() };
         cache.put_many("m", &[("hello", &e)]).unwrap();
-        let back = cache.get("m", "hello").unwrap().unwrap();
+        let back = cache.get("m", "hello", 2).unwrap().unwrap();
         assert_eq!(back.vector, e.vector);
         assert_eq!((back.tokens, back.truncated), (7, true));
-        assert!(cache.get("other model", "hello").unwrap().is_none());
+        assert!(cache.get("other model", "hello", 2).unwrap().is_none());
         drop(cache);
         std::fs::write(&path, b"this is not a database, it is garbage garbage garbage").unwrap();
         let cache = Cache::open(&path).unwrap();
-        assert!(cache.get("m", "hello").unwrap().is_none());
+        assert!(cache.get("m", "hello", 2).unwrap().is_none());
+    }
+
+    fn texts(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("paragraph number {i} about chips, seas and summits {}", i * 7919)).collect()
+    }
+
+    #[test]
+    fn a_damaged_page_is_moved_aside_and_the_vectors_are_those_of_no_cache() {
+        let fake = crate::fake::FakeEmbedder::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let owned = texts(400);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let fresh = fake.embed(&refs, LongText::Windows).unwrap();
+        CachedEmbedder::new(&fake, Some(Cache::open(&path).unwrap()), LongText::Windows).embed(&refs).unwrap();
+        // Random bytes over the last pages: the first page, which opening
+        // reads, stays sound, so the damage is met in the middle of a run.
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len > 16 * 4096, "{len}");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut x = 7u32;
+        for b in &mut bytes[(len as usize - 3 * 4096)..] {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *b = x as u8;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let mut cached = CachedEmbedder::new(&fake, Some(Cache::open(&path).unwrap()), LongText::Windows);
+        let again = cached.embed(&refs).expect("a damaged cache does not fail the run");
+        for (a, b) in again.iter().zip(&fresh) {
+            assert_eq!(a.vector, b.vector);
+        }
+        assert!(path.with_extension("sqlite3.corrupt").exists(), "the damaged file is kept aside");
+        assert!(cached.cache.is_none());
+        let reopened = Cache::open(&path).unwrap();
+        assert!(reopened.get(&cached.key(), refs[0], fake.dim()).unwrap().is_none(), "a new, empty cache");
+    }
+
+    #[test]
+    fn short_nan_and_zero_vectors_are_misses_and_are_recomputed() {
+        let fake = crate::fake::FakeEmbedder::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let owned = texts(3);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let fresh = fake.embed(&refs, LongText::Windows).unwrap();
+        let mut cached = CachedEmbedder::new(&fake, Some(Cache::open(&path).unwrap()), LongText::Windows);
+        cached.embed(&refs).unwrap();
+        let key = cached.key();
+        let conn = Connection::open(&path).unwrap();
+        let bad: [Vec<u8>; 3] = [vec![0u8; 8], f32::NAN.to_le_bytes().repeat(fake.dim()), vec![0u8; 4 * fake.dim()]];
+        for (text, blob) in refs.iter().zip(bad) {
+            let n = conn
+                .execute("UPDATE embeddings SET vector = ?1 WHERE model = ?2 AND text_sha256 = ?3", params![blob, key, text_hash(text).as_slice()])
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        let mut cached = CachedEmbedder::new(&fake, Some(Cache::open(&path).unwrap()), LongText::Windows);
+        let again = cached.embed(&refs).unwrap();
+        assert_eq!((cached.reused, cached.computed), (0, 3), "every bad row was a miss");
+        for (a, b) in again.iter().zip(&fresh) {
+            assert_eq!(a.vector, b.vector);
+        }
+        let mut cached = CachedEmbedder::new(&fake, Some(Cache::open(&path).unwrap()), LongText::Windows);
+        cached.embed(&refs).unwrap();
+        assert_eq!(cached.reused, 3, "the recomputed vectors replaced the bad rows");
     }
 }

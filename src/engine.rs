@@ -136,6 +136,18 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
         })
         .collect();
     let scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
+    // Values that pass the label file's checks can still overflow together;
+    // a score that is not a number must never reach a row.
+    for (i, s) in scored.iter().enumerate() {
+        if let Some(j) = s.scores.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Usage(format!(
+                "paragraph {}: the score of label {:?} is {}: the label set's [classifier] weights or biases overflow; retrain them with `themes train`",
+                i + 1,
+                labels.set.labels[j].id,
+                s.scores[j]
+            )));
+        }
+    }
     Ok(scored
         .into_iter()
         .zip(paragraph_vectors)

@@ -97,6 +97,8 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         message: String,
+        /// Whether the database file itself is damaged (not just busy).
+        damaged: bool,
     },
 
     /// Another error, with what was being done when it happened.

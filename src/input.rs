@@ -56,13 +56,15 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// Splits a text into paragraphs: every line holding more than white space
-/// is one paragraph; `\n` and `\r\n` both end a line.
+/// is one paragraph; `\n`, `\r\n` and a lone `\r` (old Mac files) end a
+/// line.
 pub fn split_paragraphs(text: &str) -> Vec<String> {
-    text.split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .filter(|line| !line.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
+    lines(text).filter(|line| !line.trim().is_empty()).map(str::to_owned).collect()
+}
+
+/// The lines of a text, each without its line end (`\n`, `\r\n` or `\r`).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
 }
 
 /// The longest paragraph read, in bytes. News paragraphs are a few hundred
@@ -186,7 +188,7 @@ pub fn parse_articles(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<A
     let text = decode(path, bytes)?;
     match format {
         Format::Text => {
-            if let Some((index, line)) = text.split('\n').enumerate().find(|(_, l)| l.len() > MAX_PARAGRAPH_BYTES) {
+            if let Some((index, line)) = lines(text).enumerate().find(|(_, l)| l.len() > MAX_PARAGRAPH_BYTES) {
                 return Err(too_long(Location::line(path, index + 1), line.len()));
             }
             let paragraphs = split_paragraphs(text);
@@ -206,6 +208,12 @@ pub fn parse_articles(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<A
 /// NUL byte. Errors name the first bad line.
 pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if looks_like_utf16(bytes) {
+        return Err(Error::invalid(
+            Location::file(path),
+            "UTF-16 text: themes reads UTF-8; convert the file (e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8`)",
+        ));
+    }
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count();
         return Err(Error::invalid(
@@ -221,6 +229,21 @@ pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
             format!("invalid UTF-8 at byte {good}; convert the file to UTF-8 (e.g. with iconv)"),
         )
     })
+}
+
+/// A UTF-16 byte-order mark, or (without one) mostly-ASCII text whose every
+/// other byte is NUL.
+fn looks_like_utf16(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return true;
+    }
+    let head = &bytes[..bytes.len().min(1024) & !1];
+    if head.len() < 4 {
+        return false;
+    }
+    let nul_at = |parity: usize| head.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+    let half = head.len() / 2;
+    (nul_at(0) * 10 >= half * 9 && nul_at(1) == 0) || (nul_at(1) * 10 >= half * 9 && nul_at(0) == 0)
 }
 
 fn article_id(path: &Path) -> String {
@@ -344,6 +367,17 @@ mod tests {
         assert!(err.to_string().contains("already used on line 1"), "{err}");
         let ok = parse_jsonl(Path::new("a.jsonl"), "{\"id\": \"x\", \"text\": \"a\\n\\nb\"}\n").unwrap();
         assert_eq!(ok[0].paragraphs, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn utf16_is_named_and_lone_carriage_returns_end_lines() {
+        let utf16: Vec<u8> = "\u{feff}Title\nA paragraph.".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let err = decode(Path::new("w.txt"), &utf16).unwrap_err().to_string();
+        assert!(err.starts_with("w.txt: UTF-16 text"), "{err}");
+        let no_bom: Vec<u8> = "Title\nA paragraph.".encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert!(decode(Path::new("w.txt"), &no_bom).unwrap_err().to_string().contains("UTF-16"));
+        assert!(decode(Path::new("b.bin"), b"ok\n\x00\x01\x02\x03").unwrap_err().to_string().contains("binary data"));
+        assert_eq!(split_paragraphs("Title\rFirst.\r\rSecond.\r\nThird"), vec!["Title", "First.", "Second.", "Third"]);
     }
 
     #[test]

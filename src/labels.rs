@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::classify::Combiner;
+use crate::classify::{Combiner, FEATURES};
 use crate::error::{Error, Location, Result};
 
 /// The built-in default label set.
@@ -96,8 +96,14 @@ struct RawLabel {
     bias: Option<Spanned<f64>>,
 }
 
-/// Threshold used when neither the label nor the file sets one.
-pub const DEFAULT_THRESHOLD: f64 = 0.5;
+/// Threshold used when neither the label nor the file sets one: for
+/// calibrated probabilities the F1-optimal threshold is half the F1
+/// reached, and the classifier reaches about 0.8 (data/labels/README.md).
+pub const DEFAULT_THRESHOLD: f64 = 0.4;
+
+/// Largest magnitude accepted for a learned value (weights, means, biases):
+/// anything larger is a broken file, whose scores would overflow.
+const MAX_LEARNED: f32 = 1e6;
 
 fn line_of(text: &str, offset: usize) -> usize {
     1 + text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count()
@@ -163,8 +169,15 @@ impl LabelSet {
                 items
                     .into_iter()
                     .map(|s| {
-                        if s.get_ref().trim().is_empty() || s.get_ref().trim() == "*" {
+                        let text = s.get_ref().trim();
+                        let letters = text.chars().filter(|c| c.is_alphanumeric()).count();
+                        if text.is_empty() || text == "*" {
                             Err(Error::invalid(at(s.span().start), format!("label {id:?}: empty entry in `{key}`")))
+                        } else if key == "aliases" && letters < 2 {
+                            Err(Error::invalid(
+                                at(s.span().start),
+                                format!("label {id:?}: alias {text:?} has fewer than 2 letters or digits, so it would match almost any text; write the word or acronym itself"),
+                            ))
                         } else {
                             Ok(s.into_inner())
                         }
@@ -176,8 +189,13 @@ impl LabelSet {
                 None => default_threshold,
             };
             let bias = match &l.bias {
-                Some(b) if b.get_ref().is_finite() => *b.get_ref() as f32,
-                Some(b) => return Err(Error::invalid(at(b.span().start), format!("label {id:?}: key `bias` must be a finite number"))),
+                Some(b) if b.get_ref().is_finite() && b.get_ref().abs() <= MAX_LEARNED as f64 => *b.get_ref() as f32,
+                Some(b) => {
+                    return Err(Error::invalid(
+                        at(b.span().start),
+                        format!("label {id:?}: key `bias` must be a finite number of at most {MAX_LEARNED:e} in size; retrain it with `themes train`"),
+                    ))
+                }
                 None => 0.0,
             };
             let aliases = texts("aliases", l.aliases)?;
@@ -203,12 +221,7 @@ impl LabelSet {
             Some(c) => {
                 let span = c.span();
                 let c = c.into_inner();
-                if !c.is_compatible() {
-                    return Err(Error::invalid(
-                        at(span.start),
-                        "the [classifier] table does not match this version's features; retrain it with `themes train`",
-                    ));
-                }
+                check_classifier(&c).map_err(|message| Error::invalid(at(span.start), format!("[classifier]: {message}")))?;
                 Some(c)
             }
             None => None,
@@ -276,6 +289,30 @@ impl LabelSet {
             .filter(|(d, _)| *d <= unknown.len().max(3) / 2 + 1)
             .map(|(_, id)| id)
     }
+}
+
+/// What is wrong with a `[classifier]` table, if anything, in words that
+/// say which key.
+fn check_classifier(c: &Combiner) -> std::result::Result<(), String> {
+    let retrain = "; retrain it with `themes train`";
+    if !c.features.iter().map(String::as_str).eq(FEATURES.iter().copied()) {
+        return Err(format!("its features ({}) are not this version's ({}){retrain}", c.features.join(", "), FEATURES.join(", ")));
+    }
+    for (key, values) in [("mean", &c.mean), ("scale", &c.scale), ("weights", &c.weights)] {
+        if values.len() != FEATURES.len() {
+            return Err(format!("key `{key}` has {} values for {} features{retrain}", values.len(), FEATURES.len()));
+        }
+        if let Some(v) = values.iter().find(|v| !v.is_finite() || v.abs() > MAX_LEARNED) {
+            return Err(format!("key `{key}` holds {v}, not a finite number of at most {MAX_LEARNED:e} in size{retrain}"));
+        }
+    }
+    if let Some(v) = c.scale.iter().find(|v| **v <= 0.0) {
+        return Err(format!("key `scale` holds {v}: every value must be positive, since each feature is divided by it{retrain}"));
+    }
+    if !c.intercept.is_finite() || c.intercept.abs() > MAX_LEARNED {
+        return Err(format!("key `intercept` is {}, not a finite number of at most {MAX_LEARNED:e} in size{retrain}", c.intercept));
+    }
+    Ok(())
 }
 
 fn check_threshold(t: &Spanned<f64>, at: &impl Fn(usize) -> Location) -> Result<f32> {
@@ -392,7 +429,10 @@ pub fn rewrite(
         let mut table = toml_edit::Table::new();
         table["features"] = toml_edit::value(c.features.iter().map(String::as_str).collect::<toml_edit::Array>());
         table["mean"] = toml_edit::value(numbers(&c.mean));
-        table["scale"] = toml_edit::value(numbers(&c.scale));
+        // A feature that did not vary in the gold has the floor scale
+        // (1e-6), which four decimals would turn into a zero divisor.
+        let scales = c.scale.iter().map(|x| if round(*x) > 0.0 { round(*x) } else { *x as f64 }).collect::<toml_edit::Array>();
+        table["scale"] = toml_edit::value(scales);
         table["weights"] = toml_edit::value(numbers(&c.weights));
         table["intercept"] = toml_edit::value(round(c.intercept));
         if let Some(old) = doc.get("classifier").and_then(|t| t.as_table()) {
@@ -462,5 +502,50 @@ mod tests {
         let out = rewrite(&text, Path::new("set.toml"), Some(&thresholds), None, None).unwrap();
         assert!(out.contains("# keep me") && out.contains("threshold = 0.42"), "{out}");
         assert_eq!(parse(&out).unwrap().labels[0].threshold, 0.42);
+    }
+
+    fn with_classifier(edit: impl Fn(&mut Combiner)) -> String {
+        let mut c = LabelSet::builtin().unwrap().combiner().unwrap();
+        edit(&mut c);
+        let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\n";
+        rewrite(text, Path::new("t.toml"), None, None, Some(&c)).unwrap()
+    }
+
+    #[test]
+    fn overflowing_or_zero_classifier_values_are_refused_by_key() {
+        let huge = with_classifier(|c| c.weights[0] = 1e30);
+        let err = parse(&huge).unwrap_err().to_string();
+        assert!(err.contains("[classifier]: key `weights` holds 1000000000000000000000000000000"), "{err}");
+        let zero = with_classifier(|c| c.scale[2] = 0.0);
+        let err = parse(&zero).unwrap_err().to_string();
+        assert!(err.contains("key `scale` holds 0: every value must be positive"), "{err}");
+        let renamed = with_classifier(|c| c.features[0] = "other".into());
+        assert!(parse(&renamed).unwrap_err().to_string().contains("its features (other, paragraph"));
+        // The floor scale of a feature that never varied survives the rewrite.
+        let floor = with_classifier(|c| c.scale[3] = 1e-6);
+        assert!(parse(&floor).unwrap().combiner().unwrap().scale[3] > 0.0);
+        let bias = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\nbias = 1e300\n";
+        assert!(parse(bias).unwrap_err().to_string().contains("key `bias` must be a finite number of at most"));
+    }
+
+    #[test]
+    fn aliases_that_would_match_anything_are_refused() {
+        for alias in ["***", "a", "I", "x*", "-"] {
+            let text = format!("name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\naliases = [{alias:?}]\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("fewer than 2 letters or digits") || err.contains("empty entry"), "{alias}: {err}");
+        }
+        let ok = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\naliases = [\"US\", \"chip*\"]\n";
+        assert_eq!(parse(ok).unwrap().labels[0].aliases, vec!["US", "chip*"]);
+    }
+
+    #[test]
+    fn the_default_threshold_is_the_documented_one() {
+        let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\n";
+        assert_eq!(parse(text).unwrap().labels[0].threshold, DEFAULT_THRESHOLD as f32);
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/labels/README.md")).unwrap();
+        assert!(readme.contains(&format!("{DEFAULT_THRESHOLD} if absent")), "data/labels/README.md states another default");
+        let top = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(top.contains(&format!("default threshold {DEFAULT_THRESHOLD}")), "README.md states another default");
     }
 }

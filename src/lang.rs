@@ -18,25 +18,81 @@ pub fn uncovered_language(text: &str, covered: &[String]) -> Option<String> {
     (!covered.iter().any(|c| c == &code)).then_some(code)
 }
 
+/// The two-letter ISO 639-1 code of every language whatlang detects, so
+/// flags use one code style (`language:vi`, `language:ar`); the three-letter
+/// code is kept only for a language without a two-letter one.
 fn iso639_1(lang: whatlang::Lang) -> String {
     use whatlang::Lang::*;
     let code = match lang {
+        Epo => "eo",
         Eng => "en",
-        Vie => "vi",
-        Fra => "fr",
-        Deu => "de",
+        Rus => "ru",
+        Cmn => "zh",
         Spa => "es",
         Por => "pt",
         Ita => "it",
-        Rus => "ru",
-        Cmn => "zh",
+        Ben => "bn",
+        Fra => "fr",
+        Deu => "de",
+        Ukr => "uk",
+        Kat => "ka",
+        Ara => "ar",
+        Hin => "hi",
         Jpn => "ja",
+        Heb => "he",
+        Yid => "yi",
+        Pol => "pl",
+        Amh => "am",
+        Jav => "jv",
         Kor => "ko",
-        Tha => "th",
-        Ind => "id",
-        Tgl => "tl",
-        Khm => "km",
+        Nob => "nb",
+        Dan => "da",
+        Swe => "sv",
+        Fin => "fi",
+        Tur => "tr",
         Nld => "nl",
+        Hun => "hu",
+        Ces => "cs",
+        Ell => "el",
+        Bul => "bg",
+        Bel => "be",
+        Mar => "mr",
+        Kan => "kn",
+        Ron => "ro",
+        Slv => "sl",
+        Hrv => "hr",
+        Srp => "sr",
+        Mkd => "mk",
+        Lit => "lt",
+        Lav => "lv",
+        Est => "et",
+        Tam => "ta",
+        Vie => "vi",
+        Urd => "ur",
+        Tha => "th",
+        Guj => "gu",
+        Uzb => "uz",
+        Pan => "pa",
+        Aze => "az",
+        Ind => "id",
+        Tel => "te",
+        Pes => "fa",
+        Mal => "ml",
+        Ori => "or",
+        Mya => "my",
+        Nep => "ne",
+        Sin => "si",
+        Khm => "km",
+        Tuk => "tk",
+        Aka => "ak",
+        Zul => "zu",
+        Sna => "sn",
+        Afr => "af",
+        Lat => "la",
+        Slk => "sk",
+        Cat => "ca",
+        Tgl => "tl",
+        Hye => "hy",
         other => return other.code().to_owned(),
     };
     code.to_owned()
@@ -54,5 +110,7 @@ mod tests {
         let english = "Vietnam and the United States upgraded their ties to a comprehensive strategic partnership.";
         assert_eq!(uncovered_language(english, &en), None);
         assert_eq!(uncovered_language(vi, &[]), None, "unknown model languages flag nothing");
+        let ar = "أعلنت فيتنام والولايات المتحدة عن شراكة استراتيجية شاملة جديدة في مجال أشباه الموصلات والتجارة";
+        assert_eq!(uncovered_language(ar, &en).as_deref(), Some("ar"), "two letters, as for every language");
     }
 }

@@ -92,6 +92,10 @@ pub struct Manifest {
     pub paragraphs: usize,
     /// Files (or articles) skipped with `--keep-going`.
     pub skipped: Vec<Skipped>,
+    /// sha256 of the output file, filled in by [`Manifest::write`]: a part
+    /// cut short or edited after the run no longer matches it.
+    #[serde(default)]
+    pub sha256: String,
 }
 
 /// Something a run skipped, and the article ordinals that went with it.
@@ -113,8 +117,14 @@ pub fn manifest_path(out: &Path) -> PathBuf {
 }
 
 impl Manifest {
-    /// Writes the manifest beside `out`, atomically.
+    /// Writes the manifest beside `out` (which must be complete: its
+    /// checksum is taken now), atomically.
     pub fn write(&self, out: &Path) -> Result<()> {
+        let with_sum = Manifest { sha256: crate::model::fetch::sha256_file(out)?, ..self.clone() };
+        with_sum.write_as_is(out)
+    }
+
+    fn write_as_is(&self, out: &Path) -> Result<()> {
         let path = manifest_path(out);
         let mut file = crate::output::AtomicFile::create(&path)?;
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::io(&path, e.into()))?;
@@ -180,14 +190,22 @@ pub fn merge(parts: &[PathBuf], outputs: &Outputs) -> Result<(Totals, Vec<Skippe
     if !missing.is_empty() {
         return Err(Error::Usage(format!("shard {} missing: give every shard's output", missing.join(", "))));
     }
-    // Each part holds exactly its range, less what it skipped and recorded.
+    // Each part holds exactly its range, less what it skipped and recorded,
+    // and is the file its run wrote.
     let mut skipped = Vec::new();
     for (m, path) in &manifests {
         let lost: usize = m.skipped.iter().map(|s| s.articles).sum();
         let mut reader = ArticleRows::new(std::slice::from_ref(path));
-        let mut count = 0;
-        while reader.next_article()?.is_some() {
+        let (mut count, mut paragraphs) = (0, 0);
+        while let Some(rows) = reader.next_article()? {
             count += 1;
+            paragraphs += rows.len();
+        }
+        if paragraphs != m.paragraphs {
+            return Err(Error::invalid(
+                Location::file(path.as_path()),
+                format!("holds {paragraphs} paragraph rows where its manifest records {}: the file is incomplete or was edited", m.paragraphs),
+            ));
         }
         if count != m.articles || count + lost != m.end - m.first {
             return Err(Error::invalid(
@@ -197,6 +215,13 @@ pub fn merge(parts: &[PathBuf], outputs: &Outputs) -> Result<(Totals, Vec<Skippe
                     m.shard,
                     m.end - m.first
                 ),
+            ));
+        }
+        let sha256 = crate::model::fetch::sha256_file(path)?;
+        if sha256 != m.sha256 {
+            return Err(Error::invalid(
+                Location::file(path.as_path()),
+                "is not the file its shard run wrote (its sha256 differs from the manifest's): it was cut short, edited or replaced; label that shard again",
             ));
         }
         skipped.extend(m.skipped.iter().cloned());
@@ -224,6 +249,67 @@ mod tests {
                 assert_eq!(next, total);
             }
         }
+    }
+
+    fn part(dir: &Path, index: usize, articles: &[(&str, usize)]) -> PathBuf {
+        let path = dir.join(format!("part{index}.jsonl"));
+        let mut text = String::new();
+        for (article, paragraphs) in articles {
+            for p in 1..=*paragraphs {
+                let row = crate::output::LabelRow {
+                    article: article.to_string(),
+                    paragraph: p,
+                    text: format!("{article} {p}"),
+                    labels: vec![],
+                    scores: [("a".to_owned(), 0.25)].into_iter().collect(),
+                    evidence: Default::default(),
+                    flags: vec![],
+                };
+                text += &(serde_json::to_string(&row).unwrap() + "\n");
+            }
+        }
+        std::fs::write(&path, text).unwrap();
+        let spec = ShardSpec { index, count: 2 };
+        let range = spec.range(4);
+        let m = Manifest {
+            shard: spec,
+            first: range.start,
+            end: range.end,
+            total: 4,
+            plan: "p".into(),
+            run: "r".into(),
+            labels: vec!["a".into()],
+            articles: articles.len(),
+            paragraphs: articles.iter().map(|a| a.1).sum(),
+            skipped: vec![],
+            sha256: String::new(),
+        };
+        m.write(&path).unwrap();
+        path
+    }
+
+    fn merged(parts: &[PathBuf], dir: &Path) -> Result<(Totals, Vec<Skipped>)> {
+        let out = dir.join("all.jsonl");
+        merge(parts, &Outputs { out: &out, format: crate::output::RowFormat::Jsonl, summary: None, ids: &[] })
+    }
+
+    #[test]
+    fn merge_refuses_a_part_that_lost_rows_or_was_edited() {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = [part(dir.path(), 1, &[("a", 2), ("b", 3)]), part(dir.path(), 2, &[("c", 1), ("d", 2)])];
+        assert_eq!(merged(&parts, dir.path()).unwrap().0, Totals { articles: 4, paragraphs: 8 });
+        // Cut at a line break: the last row of article b is gone.
+        let text = std::fs::read_to_string(&parts[0]).unwrap();
+        let cut: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&parts[0], &cut).unwrap();
+        let err = merged(&parts, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("part1.jsonl: holds 4 paragraph rows where its manifest records 5"), "{err}");
+        // Every row there, one score edited.
+        std::fs::write(&parts[0], text.replacen("0.25", "0.95", 1)).unwrap();
+        let err = merged(&parts, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("part1.jsonl: is not the file its shard run wrote"), "{err}");
+        std::fs::write(&parts[0], text).unwrap();
+        assert!(merged(&parts, dir.path()).is_ok());
     }
 
     #[test]

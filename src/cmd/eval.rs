@@ -133,7 +133,7 @@ fn write_reports(args: &Args, outcome: EvalOutcome) -> anyhow::Result<ExitCode> 
         themes::eval::html::write(path, &report, &outcome.scores, &outcome.gold.rows)?;
     }
     if let Some(path) = &args.against {
-        let baseline = themes::eval::report::Report::read(path).with_context(|| format!("reading baseline {}", path.display()))?;
+        let baseline = themes::eval::report::Report::read_baseline(path).with_context(|| format!("reading baseline {}", path.display()))?;
         let fell = themes::eval::report::regressions(&report, &baseline);
         if fell.is_empty() {
             eprintln!("gate: no metric fell below the 95% interval of {}", path.display());

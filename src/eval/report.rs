@@ -283,6 +283,23 @@ impl Report {
         file.commit()
     }
 
+    /// Reads a report to gate against: one whose intervals are real (at
+    /// least 100 resamples), since a baseline with empty intervals would let
+    /// any predictions pass.
+    pub fn read_baseline(path: &std::path::Path) -> crate::Result<Report> {
+        let report = Report::read(path)?;
+        if let Some(set) = report.sets.iter().find(|s| s.intervals.resamples < 100) {
+            return Err(crate::Error::invalid(
+                crate::Location::file(path),
+                format!(
+                    "set {:?} has intervals from {} bootstrap resamples, too few to gate on; make the baseline again with `themes eval --report` and the default --resamples",
+                    set.name, set.intervals.resamples
+                ),
+            ));
+        }
+        Ok(report)
+    }
+
     /// Reads a report written by `themes eval --report`.
     pub fn read(path: &std::path::Path) -> crate::Result<Report> {
         let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
@@ -345,6 +362,19 @@ pub fn regressions(current: &Report, baseline: &Report) -> Vec<Regression> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_baseline_without_real_intervals_cannot_gate() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/evals/baseline.json");
+        let good = Report::read_baseline(std::path::Path::new(path)).unwrap();
+        assert!(good.sets.iter().all(|s| s.intervals.resamples >= 100));
+        let text = std::fs::read_to_string(path).unwrap().replace("\"resamples\": 1000", "\"resamples\": 0");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("baseline.json");
+        std::fs::write(&bad, text).unwrap();
+        let err = Report::read_baseline(&bad).unwrap_err().to_string();
+        assert!(err.contains("intervals from 0 bootstrap resamples, too few to gate on"), "{err}");
+    }
 
     #[test]
     fn date_is_iso_8601() {

