@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(article.source.path, path);
                 for p in &article.paragraphs {
                     assert!(!p.trim().is_empty(), "empty paragraph {p:?}");
-                    assert!(!p.contains('\n'), "paragraph holds a line break: {p:?}");
+                    assert!(!p.contains('\n') && !p.contains('\r'), "paragraph holds a line break: {p:?}");
                 }
             }
             match format {

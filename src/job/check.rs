@@ -21,6 +21,14 @@ pub fn check(engine: &Engine, gold: &[PathBuf], max_similarity: f32) -> Result<V
             warnings.push(format!("{}: threshold {} is so high the label almost never fires", label.id, label.threshold));
         }
     }
+    for label in &set.labels {
+        for alias in label.aliases.iter().filter(|a| a.chars().filter(|c| c.is_alphanumeric()).count() < 2) {
+            warnings.push(format!(
+                "{}: alias {alias:?} is a single letter or digit and matches far too easily (a word, or every word it starts); write the word or acronym itself",
+                label.id
+            ));
+        }
+    }
     let vectors = &engine.labels().vectors;
     for a in 0..set.labels.len() {
         for b in a + 1..set.labels.len() {
@@ -58,4 +66,24 @@ pub fn check(engine: &Engine, gold: &[PathBuf], max_similarity: f32) -> Result<V
         }
     }
     Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeEmbedder;
+    use crate::labels::LabelSet;
+
+    #[test]
+    fn one_letter_aliases_and_extreme_thresholds_are_warned_about() {
+        let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"chips\"\naliases = [\"I\", \"x*\", \"chip*\"]\nthreshold = 0.99\n[[label]]\nid = \"b\"\ndescription = \"seas\"\n";
+        let set = LabelSet::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let fake = FakeEmbedder::new();
+        let engine = Engine::new(&fake, None, &set, None).unwrap();
+        let warnings = check(&engine, &[], 0.7).unwrap();
+        assert!(warnings.iter().any(|w| w.contains("a: alias \"I\" is a single letter")), "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("a: alias \"x*\" is a single letter")), "{warnings:?}");
+        assert!(!warnings.iter().any(|w| w.contains("chip*")), "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("threshold 0.99 is so high")), "{warnings:?}");
+    }
 }

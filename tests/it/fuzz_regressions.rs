@@ -102,10 +102,12 @@ fn articles_adversarial_inputs() {
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0].id, "adv");
     assert_eq!(ok[0].paragraphs, vec!["Title", " Body", "end"]);
-    // Only one `\r` before `\n` (or at the end) is a line ending; another is
-    // text (fuzz/regressions/articles/text-cr-cr-end-of-file).
+    // A lone `\r` ends a line too (old Mac files), so no paragraph keeps
+    // one (fuzz/regressions/articles/text-cr-cr-end-of-file).
     let ok = parse_articles(txt, b"e\r\r", Format::Text).unwrap();
-    assert_eq!(ok[0].paragraphs, vec!["e\r"]);
+    assert_eq!(ok[0].paragraphs, vec!["e"]);
+    let ok = parse_articles(txt, b"Title\rFirst\rSecond", Format::Text).unwrap();
+    assert_eq!(ok[0].paragraphs, vec!["Title", "First", "Second"]);
     let ok = parse_articles(jsonl, b"{\"id\":7,\"text\":\"a\\r\\n\\r\\nb\"}\r\n", Format::Jsonl).unwrap();
     assert_eq!((ok[0].id.as_str(), ok[0].paragraphs.clone()), ("7", vec!["a".to_owned(), "b".to_owned()]));
 
