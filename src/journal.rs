@@ -59,8 +59,7 @@ struct End {
     paragraphs: usize,
 }
 
-/// Only what resuming needs from a row.
-#[derive(Deserialize)]
+/// What resuming keeps of a row.
 struct RowKey {
     article: String,
     paragraph: usize,
@@ -135,7 +134,10 @@ impl Journal {
                     }
                 }
             }
-            if let Ok(end) = serde_json::from_slice::<End>(&line) {
+            // The same rules as the reader of the rows ([`ArticleRows`]): an
+            // end line starts `{"end"`, and a row is a whole row.
+            let end = if line.starts_with(b"{\"end\"") { serde_json::from_slice::<End>(&line).ok() } else { None };
+            if let Some(end) = end {
                 let complete = pending.len() == end.paragraphs
                     && pending.iter().enumerate().all(|(i, r)| r.article == end.end && r.paragraph == i + 1);
                 if !complete {
@@ -144,8 +146,8 @@ impl Journal {
                 done.push(end.end);
                 pending.clear();
                 keep = offset;
-            } else if let Ok(row) = serde_json::from_slice::<RowKey>(&line) {
-                pending.push(row);
+            } else if let Some(row) = serde_json::from_slice::<LabelRow>(&line).ok().filter(|_| !line.starts_with(b"{\"themes_journal\"")) {
+                pending.push(RowKey { article: row.article, paragraph: row.paragraph });
             } else {
                 break;
             }
@@ -374,6 +376,28 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), complete);
         let err = Journal::resume(&path, "other").err().unwrap().to_string();
         assert!(err.contains("other inputs, label set"), "{err}");
+    }
+
+    #[test]
+    fn resume_keeps_only_what_the_row_reader_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl.partial");
+        let mut j = Journal::create(&path, "fp").unwrap();
+        j.append("a", &[row("a", 1)]).unwrap();
+        drop(j);
+        let complete = std::fs::read_to_string(&path).unwrap();
+        // A row of keys only, or an end line written another way, is not
+        // what `themes` writes: resume stops before it.
+        for tail in ["{\"article\":\"b\",\"paragraph\":1}\n{\"end\":\"b\",\"paragraphs\":1}\n", "{\"article\":\"b\",\"paragraph\":1,\"text\":\"t\",\"labels\":[],\"scores\":{}}\n{ \"end\":\"b\",\"paragraphs\":1}\n"] {
+            std::fs::write(&path, format!("{complete}{tail}")).unwrap();
+            let j = Journal::resume(&path, "fp").unwrap();
+            assert_eq!(j.done, vec!["a"], "{tail}");
+            drop(j);
+            let mut rows = ArticleRows::new(std::slice::from_ref(&path));
+            assert!(rows.next_article().unwrap().is_some());
+            assert!(rows.next_article().unwrap().is_none(), "{tail}");
+            std::fs::write(&path, &complete).unwrap();
+        }
     }
 
     #[test]
