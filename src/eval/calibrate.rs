@@ -86,7 +86,10 @@ pub fn calibrate(scores: &[Vec<f32>], gold: &[Vec<bool>], current: &[f32], folds
     let decided: Vec<Vec<f32>> = crate::learn::cross_validate(
         folds,
         |_, train| fit(train),
-        |t: &Vec<f32>, i| (0..labels).map(|j| (scores[i][j] >= t[j]) as u8 as f32).collect(),
+        |t: &Vec<f32>, i| {
+            let on = crate::classify::decide(&scores[i], t);
+            (0..labels).map(|j| on.contains(&j) as u8 as f32).collect()
+        },
     );
     let mut out = Calibration {
         thresholds: Vec::with_capacity(labels),
