@@ -177,7 +177,7 @@ PY
   "$themes" --version | tee -a "$report"
 
   # The model travels as a store (default model name, verified on load).
-  export THEMES_MODELS=$WORK/load/models HF_HUB_OFFLINE=1 RUST_BACKTRACE=1
+  export THEMES_MODELS=$WORK/load/models HF_HUB_OFFLINE=1 RUST_BACKTRACE=0
   local fails=0
 
   # 1. Reference vectors.
