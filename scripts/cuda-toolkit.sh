@@ -43,7 +43,7 @@ WHEELS=(
   nvidia-cuda-crt==13.0.88      # crt headers
   nvidia-cuda-runtime==13.0.96  # cuda.h, cuda_runtime.h, libcudart
   nvidia-cuda-cccl==13.0.85     # thrust, cub, libcu++
-  nvidia-cuda-nvrtc==13.0.88    # libnvrtc (candle compiles some kernels at run time)
+  nvidia-cuda-nvrtc==13.0.88    # libnvrtc (cudarc links it; the binary ends up not needing it)
   nvidia-cublas==13.0.2.14      # libcublas, libcublasLt
   nvidia-curand==10.4.0.35      # libcurand
 )
