@@ -13,6 +13,8 @@
 # a folder of links to them, made under $WORK). Environment:
 #   WORK     scratch folder (default /tmp/themes-slurm-e2e; emptied first)
 #   KEEP=1   leave the cluster running at the end (default: stop it)
+#   REQUEUE=1  kill and requeue task 1 (`scontrol requeue`) once it has
+#            committed an article, so that it resumes from its journal
 # Prints the times (array job, merge, single run) and exits non-zero if the
 # outputs differ.
 set -euo pipefail
@@ -116,6 +118,16 @@ MERGE=$(cd "$WORK/jobs" && sbatch --parsable --dependency="afterok:$ARRAY" --job
   --wrap "themes merge $OUT/part-*.jsonl --out $OUT/all.jsonl --summary $OUT/articles.jsonl")
 echo "submitted array job $ARRAY (1-$PARTS) and merge job $MERGE"
 show_logs() { for f in "$WORK"/jobs/*.log; do echo "== $(basename "$f")"; cat "$f"; done; }
+if [ "${REQUEUE:-0}" = 1 ]; then
+  # The journal (part-1.jsonl.partial) holds whole committed articles: wait
+  # for one, then kill the task and put it back in the queue.
+  until [ -s "$OUT/part-1.jsonl.partial" ] && [ "$(wc -l < "$OUT/part-1.jsonl.partial")" -ge 10 ]; do sleep 0.2; done
+  scontrol requeue "${ARRAY}_1"
+  echo "requeued task 1 with $(wc -l < "$OUT/part-1.jsonl.partial") journal lines written"
+  # A requeued job is held back a while before it may start again.
+  sleep 1
+  scontrol -o show job "${ARRAY}_1" | tr ' ' '\n' | grep -E '^(JobState|Restarts|BeginTime)=' | paste -d' ' - - -
+fi
 while squeue -h -j "$ARRAY" -o %i 2>/dev/null | grep -q .; do sleep 0.2; done
 t_array=$(now)
 scontrol -o show job "$ARRAY" | tr ' ' '\n' | grep -E '^(JobId|ArrayTaskId|JobState|StartTime|EndTime)=' | paste -d' ' - - - - -
