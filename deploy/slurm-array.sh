@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Label an archive as a Slurm job array, one shard per task, then merge.
 #
-#   sbatch deploy/slurm-array.sh /shared/archive /shared/out
+#   sbatch --array=1-N deploy/slurm-array.sh /shared/archive /shared/out
 #
+# N is the number of parts: `--array` on the command line overrides the
+# default below (1-8); `--array=1-N%K` runs at most K tasks at once. Task
+# ids must be 1..N, as the parts are numbered.
 # /shared must be visible to every node. The model is fetched once, into
 # $THEMES_MODELS on the shared file system, before the array starts (the
 # login node or a first small job needs network access for that; the tasks
@@ -20,8 +23,12 @@ set -euo pipefail
 
 ARCHIVE=${1:?usage: sbatch deploy/slurm-array.sh ARCHIVE OUTDIR}
 OUTDIR=${2:?usage: sbatch deploy/slurm-array.sh ARCHIVE OUTDIR}
-N=${SLURM_ARRAY_TASK_COUNT:?run this with sbatch}
+N=${SLURM_ARRAY_TASK_COUNT:?run this with sbatch --array=1-N}
 I=${SLURM_ARRAY_TASK_ID}
+if [ "${SLURM_ARRAY_TASK_MIN:-1}" != 1 ] || [ "${SLURM_ARRAY_TASK_MAX:-$N}" != "$N" ]; then
+  echo "task ids must be 1..N (sbatch --array=1-$N), not ${SLURM_ARRAY_TASK_MIN}-${SLURM_ARRAY_TASK_MAX}" >&2
+  exit 2
+fi
 
 export THEMES_MODELS=${THEMES_MODELS:-/shared/themes/models}
 export THEMES_CACHE=${TMPDIR:-/tmp}/themes-cache
