@@ -99,8 +99,20 @@ impl DeviceSpec {
         let index = match self {
             DeviceSpec::Cpu => return Ok(Device::Cpu),
             DeviceSpec::Auto => {
+                // Only a CUDA build has a choice to make; when it falls back,
+                // it says so, since a silent CPU run on a GPU machine looks
+                // like a slow GPU.
                 if candle_core::utils::cuda_is_available() {
-                    return Device::new_cuda(0).or(Ok(Device::Cpu));
+                    return match Device::new_cuda(0) {
+                        Ok(device) => {
+                            tracing::info!("--device auto: CUDA device 0");
+                            Ok(device)
+                        }
+                        Err(e) => {
+                            tracing::warn!("--device auto: no usable CUDA device ({e}); running on the CPU");
+                            Ok(Device::Cpu)
+                        }
+                    };
                 }
                 return Ok(Device::Cpu);
             }
