@@ -42,14 +42,15 @@ impl fmt::Display for Location {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. The system's reason is part of
+    /// the message and not a separate cause, so that a printed chain of
+    /// causes says it once.
+    #[error("{path}: {error}")]
     Io {
         /// The file involved.
         path: PathBuf,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A file's content is not what it should be (articles, gold, label sets,
@@ -120,7 +121,16 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io { path: path.as_ref().to_path_buf(), error: source }
+    }
+
+    /// The kind of the I/O error at the root of this one, if it is one.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Error::Io { error, .. } => Some(error.kind()),
+            Error::Context { source, .. } => source.io_kind(),
+            _ => None,
+        }
     }
 
     /// Invalid content at `location`.

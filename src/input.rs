@@ -339,6 +339,85 @@ impl UniqueIds {
     }
 }
 
+/// One entry of [`read_each`]: where it is and the article, or why that
+/// line is not one.
+pub type Entry = (Location, Result<Article>);
+
+/// Reads one source entry by entry, for runs that skip a bad JSONL line
+/// instead of its whole file: one entry per article ordinal (a text file's
+/// one article; every non-blank line of a JSONL file, as
+/// [`crate::jsonl::count`] counts them, each parsed on its own). The outer
+/// error is for the whole file (unreadable, empty, a bad text file).
+pub fn read_each(source: &Source) -> Result<Vec<Entry>> {
+    let bytes = if source.is_stdin() {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io("-", e))?;
+        buf
+    } else {
+        std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?
+    };
+    let head = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let jsonl = source.format == Format::Jsonl || (source.is_stdin() && head.trim_ascii_start().starts_with(b"{"));
+    if !jsonl {
+        let articles = parse_articles(&source.path, &bytes, Format::Text)?;
+        return Ok(articles.into_iter().map(|a| (a.source.clone(), Ok(a))).collect());
+    }
+    let entries = parse_jsonl_each(&source.path, &bytes);
+    if entries.is_empty() {
+        return Err(Error::invalid(Location::file(&source.path), "no articles: the file is empty"));
+    }
+    Ok(entries)
+}
+
+/// Parses each non-blank line of a JSONL file's bytes as an article on its
+/// own: a line that is not valid UTF-8, holds a NUL byte or is not
+/// `{"id", "text"}` is an error for that line alone.
+pub fn parse_jsonl_each(path: &Path, bytes: &[u8]) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut offset = 0usize;
+    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let start = offset;
+        offset += raw.len() + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if String::from_utf8_lossy(raw).trim().is_empty() {
+            continue; // blank, as `jsonl::count` skips it
+        }
+        let location = Location::line(path, index + 1);
+        let raw = if index == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+        let article = if raw.contains(&0) {
+            Err(Error::invalid(location.clone(), "binary data (a NUL byte): themes reads UTF-8 text, JSONL or Markdown"))
+        } else {
+            match std::str::from_utf8(raw) {
+                Ok(text) => jsonl_article(location.clone(), text),
+                Err(e) => Err(Error::invalid(
+                    location.clone(),
+                    format!("invalid UTF-8 at byte {}; convert the file to UTF-8 (e.g. with iconv)", start + e.valid_up_to()),
+                )),
+            }
+        };
+        entries.push((location, article));
+    }
+    entries
+}
+
+/// One JSONL line as an article (ids are checked for repeats by the caller).
+pub fn jsonl_article(location: Location, line: &str) -> Result<Article> {
+    let raw: JsonlArticle = crate::jsonl::parse(location.clone(), line, "an article", ARTICLE_SHAPE)?;
+    let id = match raw.id {
+        serde_json::Value::String(s) if !s.trim().is_empty() => s,
+        serde_json::Value::Number(n) => n.to_string(),
+        other => return Err(Error::invalid(location, format!("`id` must be a non-empty string or a number, found {other}"))),
+    };
+    let paragraphs = split_paragraphs(&raw.text);
+    if let Some(long) = paragraphs.iter().find(|p| p.len() > MAX_PARAGRAPH_BYTES) {
+        return Err(too_long(location, long.len()));
+    }
+    if paragraphs.is_empty() {
+        return Err(Error::invalid(location, format!("article {id:?} has no paragraphs: `text` is empty")));
+    }
+    Ok(Article { id, source: location, paragraphs })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +457,18 @@ mod tests {
         assert!(decode(Path::new("w.txt"), &no_bom).unwrap_err().to_string().contains("UTF-16"));
         assert!(decode(Path::new("b.bin"), b"ok\n\x00\x01\x02\x03").unwrap_err().to_string().contains("binary data"));
         assert_eq!(split_paragraphs("Title\rFirst.\r\rSecond.\r\nThird"), vec!["Title", "First.", "Second.", "Third"]);
+    }
+
+    #[test]
+    fn each_jsonl_line_is_parsed_on_its_own() {
+        let bytes = b"{\"id\": \"a\", \"text\": \"x\"}\r\n\n not json\n{\"id\": \"b\", \"text\": \"\xff\"}\n{\"id\": 3, \"text\": \"y\"}";
+        let entries = parse_jsonl_each(Path::new("m.jsonl"), bytes);
+        assert_eq!(entries.len(), crate::jsonl::count(bytes), "one entry per counted line");
+        let got: Vec<String> = entries.iter().map(|(l, a)| format!("{l} {}", a.as_ref().map(|a| a.id.clone()).unwrap_or_else(|e| e.to_string()))).collect();
+        assert_eq!(got[0], "m.jsonl:1 a");
+        assert!(got[1].starts_with("m.jsonl:3 m.jsonl:3: not an article"), "{}", got[1]);
+        assert!(got[2].starts_with("m.jsonl:4 m.jsonl:4: invalid UTF-8 at byte"), "{}", got[2]);
+        assert_eq!(got[3], "m.jsonl:5 3");
     }
 
     #[test]

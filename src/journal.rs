@@ -79,7 +79,10 @@ pub struct Journal {
 impl Journal {
     /// Starts a new journal for a run with `fingerprint`, replacing any old one.
     pub fn create(path: &Path, fingerprint: &str) -> Result<Journal> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        // Locked before it is emptied: another run's journal is left alone.
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| Error::io(path, e))?;
+        lock(&file, path)?;
+        file.set_len(0).map_err(|e| Error::io(path, e))?;
         let mut journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), done: Vec::new(), articles: 0 };
         let header = Header { themes_journal: VERSION, fingerprint: fingerprint.to_owned() };
         journal.write_line(&header)?;
@@ -92,12 +95,13 @@ impl Journal {
     /// keeps its complete articles and cuts off anything after them. No
     /// journal means nothing was done yet: a new one is started.
     pub fn resume(path: &Path, fingerprint: &str) -> Result<Journal> {
-        let file = match File::open(path) {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Journal::create(path, fingerprint),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let mut reader = BufReader::new(file);
+        lock(&file, path)?;
+        let mut reader = BufReader::new(&file);
         let mut line = Vec::new();
         let mut offset = 0u64;
         let mut keep = 0u64;
@@ -152,14 +156,15 @@ impl Journal {
                 break;
             }
         }
+        drop(reader);
         if number == 0 {
+            drop(file); // unlocked, to be locked again by `create`
             return Journal::create(path, fingerprint);
         }
-        drop(reader);
-        let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = file;
         file.set_len(keep).map_err(|e| Error::io(path, e))?;
         file.sync_all().map_err(|e| Error::io(path, e))?;
-        let file = OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
         let journal = Journal { path: path.to_path_buf(), writer: BufWriter::new(file), articles: done.len(), done };
         journal.set_active();
         Ok(journal)
@@ -214,6 +219,19 @@ impl Drop for Journal {
         if let Ok(mut active) = ACTIVE.lock() {
             *active = None;
         }
+    }
+}
+
+/// Takes the journal's lock (held until the file is closed): one run per
+/// output at a time.
+fn lock(file: &File, path: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
+            "{}: another themes run is writing this output; wait for it to end, or give another --out",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
     }
 }
 
@@ -374,6 +392,7 @@ mod tests {
         let j = Journal::resume(&path, "fp").unwrap();
         assert_eq!(j.done, vec!["a", "b"]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), complete);
+        drop(j); // its lock is held while it is open
         let err = Journal::resume(&path, "other").err().unwrap().to_string();
         assert!(err.contains("other inputs, label set"), "{err}");
     }
@@ -398,6 +417,22 @@ mod tests {
             assert!(rows.next_article().unwrap().is_none(), "{tail}");
             std::fs::write(&path, &complete).unwrap();
         }
+    }
+
+    #[test]
+    fn a_journal_in_use_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl.partial");
+        let mut first = Journal::create(&path, "fp").unwrap();
+        first.append("a", &[row("a", 1)]).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        for second in [Journal::create(&path, "fp").err(), Journal::resume(&path, "fp").err()] {
+            let err = second.expect("a second journal on the same output is refused").to_string();
+            assert!(err.contains("another themes run is writing this output"), "{err}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the running journal is untouched");
+        drop(first);
+        assert_eq!(Journal::resume(&path, "fp").unwrap().done, vec!["a"], "free once the first run ended");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 ///
 /// Exit codes: 0 success; 1 the run worked but the answer is "no" (an eval
 /// gate failed, a check found problems, --keep-going skipped files); 2 an error (bad input, missing
-/// model, I/O); 130 interrupted.
+/// model, I/O); 130, 143, 129 interrupted (SIGINT, SIGTERM, SIGHUP).
 #[derive(Parser)]
 #[command(name = "themes", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
@@ -58,18 +58,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     keep_freed_memory();
-    // Ctrl-C must not leave a temporary output file behind; the output under
-    // its final name never exists before the run completes.
-    let _ = ctrlc::set_handler(|| {
-        themes::output::remove_temporaries();
-        if let Some((journal, done)) = themes::journal::interrupted() {
-            eprintln!(
-                "interrupted: the {done} articles done are kept in {}; run the same command with --resume to go on",
-                journal.display()
-            );
-        }
-        std::process::exit(130);
-    });
+    handle_interrupts();
     cmd::init_logging(cli.verbose, cli.quiet);
     let global = cmd::Global { quiet: cli.quiet };
     let result = match cli.command {
@@ -85,6 +74,42 @@ fn main() -> ExitCode {
         Command::Model(command) => cmd::model::run(command, &global),
     };
     cmd::exit_code(result)
+}
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP are taken by one thread: they must
+/// not leave a temporary output file behind (the output under its final
+/// name never exists before the run completes), and a journal holding
+/// articles is kept for `--resume` and named. The exit code is 128 + the
+/// signal's number (130, 143, 129). The signals are blocked here, before
+/// any other thread exists, so every thread inherits the mask and only the
+/// waiting thread receives them.
+fn handle_interrupts() {
+    const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    // SAFETY: the set is a local value initialized by sigemptyset before
+    // use; pthread_sigmask changes only the calling thread's mask.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: sigwait reads the initialized set and writes one integer.
+        if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            themes::output::remove_temporaries();
+            if let Some((journal, done)) = themes::journal::interrupted() {
+                eprintln!(
+                    "interrupted: the {done} articles done are kept in {}; run the same command with --resume to go on",
+                    journal.display()
+                );
+            }
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// Asks the C allocator to keep freed memory instead of returning it to the

@@ -1,7 +1,9 @@
-//! Write: the only place that creates output files. Every output is written
-//! to a temporary file beside its destination and renamed into place when
-//! complete, so an interrupted run never leaves a partial file under the
-//! name the user asked for.
+//! Write: the only place that creates output files. Every output file is
+//! written to a temporary file beside its destination and renamed into
+//! place when complete, so an interrupted run never leaves a partial file
+//! under the name the user asked for; a device or FIFO is written directly,
+//! as the shell's `>` would. [`check_outputs`] is the one check, made before
+//! any work, that an output can be written and is not one of the inputs.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -91,38 +93,77 @@ impl Write for Sink {
 
 /// A file that appears under its name only once [`AtomicFile::commit`] ran.
 /// Dropped without commit, the temporary file is deleted.
+///
+/// Opened as the shell's `>` would: a device or FIFO is written directly
+/// (no temporary file, no rename); a symbolic link is followed and its
+/// target replaced, so the link stays a link; an existing file keeps its
+/// permission mode; a new file gets the mode the umask allows. The
+/// temporary file is `.NAME.themes-tmp-PID-N` beside the target; ones left
+/// by processes that no longer exist (a run killed during its final write)
+/// are removed when that output is written again.
 pub struct AtomicFile {
     target: PathBuf,
-    temp: PathBuf,
+    /// The file being written and where it goes; `None`: written in place.
+    temp: Option<(PathBuf, PathBuf)>,
     writer: BufWriter<std::fs::File>,
     committed: bool,
 }
 
+/// What marks a temporary output file's name: `.NAME` + this + `PID-N`.
+const TEMP_MARK: &str = ".themes-tmp-";
+
+/// Temporary files created by this process so far (their names' `N`).
+static TEMP_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl AtomicFile {
-    /// Starts writing `target`.
+    /// Starts writing `target`: the one way every command opens an output.
     pub fn create(target: &Path) -> Result<AtomicFile> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(&dir)
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let real = follow_links(target)?;
+        let existing = std::fs::metadata(&real).ok();
+        if let Some(meta) = &existing {
+            if meta.is_dir() {
+                return Err(is_a_folder("the output", target));
+            }
+            if !meta.is_file() {
+                // A device, FIFO or socket: written into, never replaced.
+                let file = std::fs::OpenOptions::new().write(true).open(&real).map_err(|e| Error::io(target, e))?;
+                return Ok(AtomicFile { target: target.to_path_buf(), temp: None, writer: BufWriter::new(file), committed: false });
+            }
+        }
+        let dir = parent_of(&real);
+        let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        remove_stale_temporaries(&dir, &name);
+        let n = TEMP_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = dir.join(format!(".{name}{TEMP_MARK}{}-{n}", std::process::id()));
+        let mode = existing.as_ref().map(|m| m.permissions().mode() & 0o7777);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode.unwrap_or(0o666))
+            .open(&temp)
             .map_err(|e| Error::io(target, e))?;
-        let (file, temp) = temp.keep().map_err(|e| Error::io(target, e.error))?;
         if let Ok(mut paths) = IN_FLIGHT.lock() {
             paths.push(temp.clone());
         }
-        Ok(AtomicFile { target: target.to_path_buf(), temp, writer: BufWriter::new(file), committed: false })
+        let temp = Some((temp, real));
+        let file = AtomicFile { target: target.to_path_buf(), temp, writer: BufWriter::new(file), committed: false };
+        if let Some(mode) = mode {
+            // The umask narrowed the mode at creation; an existing file keeps its own.
+            let permissions = std::fs::Permissions::from_mode(mode);
+            file.writer.get_ref().set_permissions(permissions).map_err(|e| Error::io(target, e))?;
+        }
+        Ok(file)
     }
 
-    /// Flushes, syncs and renames the file into place.
+    /// Flushes, syncs and renames the file into place (a device or FIFO:
+    /// flushes).
     pub fn commit(mut self) -> Result<()> {
         self.writer.flush().map_err(|e| Error::io(&self.target, e))?;
-        self.writer.get_ref().sync_all().map_err(|e| Error::io(&self.target, e))?;
-        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        if let Some((temp, real)) = &self.temp {
+            self.writer.get_ref().sync_all().map_err(|e| Error::io(&self.target, e))?;
+            std::fs::rename(temp, real).map_err(|e| Error::io(&self.target, e))?;
+        }
         self.committed = true;
         Ok(())
     }
@@ -140,11 +181,166 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temp);
+        if let Some((temp, _)) = &self.temp {
+            if !self.committed {
+                let _ = std::fs::remove_file(temp);
+            }
+            if let Ok(mut paths) = IN_FLIGHT.lock() {
+                paths.retain(|p| p != temp);
+            }
         }
-        if let Ok(mut paths) = IN_FLIGHT.lock() {
-            paths.retain(|p| p != &self.temp);
+    }
+}
+
+/// The folder a file is in (`.` for a bare name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where writing `path` lands: symbolic links followed to their target
+/// (which need not exist yet).
+fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current).map_err(|e| Error::io(path, e))?;
+                current = parent_of(&current).join(link);
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::io(path, std::io::Error::other("too many levels of symbolic links")))
+}
+
+/// Removes `.NAME.themes-tmp-PID-N` files in `dir` whose process is gone.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let prefix = format!(".{name}{TEMP_MARK}");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !process_exists(pid) {
+            tracing::debug!("{}: removing a temporary file left by process {pid}", entry.path().display());
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process `pid` exists (when that cannot be told: yes).
+fn process_exists(pid: u32) -> bool {
+    if pid == std::process::id() || !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+fn is_a_folder(what: &str, path: &Path) -> Error {
+    Error::Usage(format!("{what} {} is a folder: give a file name", path.display()))
+}
+
+/// Checks the outputs of a command before any work: each can be written
+/// (not a folder, its folder exists), none is one of the inputs, and no two
+/// are the same file. `outputs` are (option, path) pairs, `None` or `-`
+/// (standard output) skipped; `inputs` are files or folders (every file
+/// under a folder counts). Errors name both files; nothing is changed.
+pub fn check_outputs<'a>(outputs: &[(&str, Option<&Path>)], inputs: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    let outputs: Vec<(&str, &Path)> =
+        outputs.iter().filter_map(|&(flag, p)| p.map(|p| (flag, p))).filter(|(_, p)| p.as_os_str() != "-").collect();
+    for &(flag, path) in &outputs {
+        let real = follow_links(path)?;
+        match std::fs::metadata(&real) {
+            Ok(meta) if meta.is_dir() => return Err(is_a_folder(flag, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !parent_of(&real).is_dir() => {
+                return Err(Error::Usage(format!(
+                    "{flag} {}: the folder {} does not exist",
+                    path.display(),
+                    parent_of(&real).display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    refuse_inputs(&outputs, inputs)
+}
+
+/// Errors if an output is one of the inputs (or another output): the same
+/// file by device and inode, or, for one that does not exist yet, by the
+/// path it would have. Devices and FIFOs may be written by several.
+pub fn refuse_inputs<'a>(outputs: &[(&str, &Path)], inputs: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    let mut seen: std::collections::HashMap<FileKey, String> = Default::default();
+    let mut files = Vec::new();
+    let mut visited = std::collections::HashSet::new();
+    for input in inputs {
+        files_under(input, &mut visited, &mut files);
+    }
+    for file in files {
+        if let Some(key) = file_key(&file) {
+            seen.entry(key).or_insert_with(|| format!("the input {}", file.display()));
+        }
+    }
+    for &(flag, path) in outputs {
+        let Some(key) = file_key(path) else { continue };
+        if let Some(other) = seen.get(&key) {
+            return Err(Error::Usage(format!(
+                "{flag} {} is also {other}: refusing to overwrite it; write the output elsewhere",
+                path.display()
+            )));
+        }
+        seen.insert(key, format!("{flag} {}", path.display()));
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum FileKey {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+/// A regular file's identity, or the canonical path a file to be created
+/// would have; `None` for devices, FIFOs, folders and what cannot be told.
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Some(FileKey::Inode(meta.dev(), meta.ino())),
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let real = follow_links(path).ok()?;
+            let dir = parent_of(&real).canonicalize().ok()?;
+            Some(FileKey::Path(dir.join(real.file_name()?)))
+        }
+        Err(_) => None,
+    }
+}
+
+/// `path` itself, or when it is a folder the files under it that are
+/// read: articles (`.txt`, `.md`, `.jsonl`) and a head's files (links
+/// followed, each folder once).
+fn files_under(path: &Path, visited: &mut std::collections::HashSet<PathBuf>, out: &mut Vec<PathBuf>) {
+    if path.as_os_str() == "-" {
+        return;
+    }
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        out.push(path.to_path_buf());
+        return;
+    }
+    let read = |p: &Path| {
+        crate::input::format_of(p).is_some() || p.file_name().is_some_and(|n| n == "head.json" || n == "head.safetensors")
+    };
+    let Ok(canonical) = path.canonicalize() else { return };
+    if !visited.insert(canonical) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if read(&path) || std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+            files_under(&path, visited, out);
         }
     }
 }
@@ -337,6 +533,121 @@ mod tests {
         file.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "row\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    fn write(target: &Path, text: &str) {
+        let mut file = AtomicFile::create(target).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file.commit().unwrap();
+    }
+
+    #[test]
+    fn a_device_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let null = dir.path().join("null");
+        let made = std::process::Command::new("mknod").args(["-m", "666"]).arg(&null).args(["c", "1", "3"]).status().unwrap();
+        assert!(made.success(), "mknod: the tests run as root");
+        write(&null, "rows\n");
+        assert!(std::fs::symlink_metadata(&null).unwrap().file_type().is_char_device(), "still the device");
+        assert_eq!(names(dir.path()), vec!["null"], "no temporary file beside it");
+    }
+
+    #[test]
+    fn a_fifo_is_written_into() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write(&fifo, "row 1\nrow 2\n");
+        assert_eq!(reader.join().unwrap(), "row 1\nrow 2\n");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(names(dir.path()), vec!["pipe"]);
+    }
+
+    #[test]
+    fn a_link_is_followed_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.jsonl"), "old\n").unwrap();
+        std::os::unix::fs::symlink("real.jsonl", dir.path().join("link.jsonl")).unwrap();
+        write(&dir.path().join("link.jsonl"), "new\n");
+        assert!(std::fs::symlink_metadata(dir.path().join("link.jsonl")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(dir.path().join("real.jsonl")).unwrap(), "new\n");
+        // A link to a file not there yet: the file is made where it points.
+        std::os::unix::fs::symlink("made.jsonl", dir.path().join("ahead.jsonl")).unwrap();
+        write(&dir.path().join("ahead.jsonl"), "made\n");
+        assert!(std::fs::symlink_metadata(dir.path().join("ahead.jsonl")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(dir.path().join("made.jsonl")).unwrap(), "made\n");
+        assert_eq!(names(dir.path()), vec!["ahead.jsonl", "link.jsonl", "made.jsonl", "real.jsonl"]);
+    }
+
+    #[test]
+    fn an_existing_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.jsonl");
+        for mode in [0o644, 0o640, 0o604] {
+            std::fs::write(&target, "old").unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).unwrap();
+            write(&target, "new");
+            assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777, mode);
+        }
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.jsonl");
+        let dead = ".out.jsonl.themes-tmp-4000000000-0";
+        let live = format!(".out.jsonl.themes-tmp-{}-999", std::process::id());
+        let other = ".other.jsonl.themes-tmp-4000000000-0";
+        for name in [dead, &live, other] {
+            std::fs::write(dir.path().join(name), "torn").unwrap();
+        }
+        write(&target, "row\n");
+        let mut want = vec![live.clone(), other.to_owned(), "out.jsonl".to_owned()];
+        want.sort();
+        assert_eq!(names(dir.path()), want, "only the dead process's temporary of this output is removed");
+    }
+
+    #[test]
+    fn outputs_are_checked_against_inputs_and_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("in")).unwrap();
+        std::fs::write(d.join("in/a.txt"), "text").unwrap();
+        std::fs::write(d.join("in/notes.csv"), "not read").unwrap();
+        std::fs::write(d.join("labels.toml"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("in/a.txt"), d.join("link.txt")).unwrap();
+        let check = |outs: &[(&str, Option<&Path>)]| {
+            check_outputs(outs, [d.join("in").as_path(), d.join("labels.toml").as_path()]).map_err(|e| e.to_string())
+        };
+        let a = d.join("in/./a.txt");
+        let err = check(&[("--out", Some(a.as_path()))]).unwrap_err();
+        assert!(err.contains("--out") && err.contains("is also the input") && err.contains("a.txt"), "{err}");
+        assert!(check(&[("--out", Some(d.join("link.txt").as_path()))]).unwrap_err().contains("is also the input"));
+        assert!(check(&[("--out", Some(d.join("labels.toml").as_path()))]).unwrap_err().contains("labels.toml"));
+        let o = d.join("o.jsonl");
+        let err = check(&[("--out", Some(o.as_path())), ("--summary", Some(d.join("./o.jsonl").as_path()))]).unwrap_err();
+        assert!(err.starts_with("--summary") && err.contains("is also --out"), "{err}");
+        assert!(check(&[("--out", Some(d.join("in").as_path()))]).unwrap_err().contains("is a folder"));
+        assert!(check(&[("--out", Some(d.join("nowhere/o.jsonl").as_path()))]).unwrap_err().contains("does not exist"));
+        check(&[("--out", Some(o.as_path())), ("--summary", None), ("--html", Some(Path::new("-")))]).unwrap();
+        check(&[("--out", Some(d.join("in/notes.csv").as_path()))]).expect("a file in an input folder that is not read");
+        let null = Path::new("/dev/null");
+        check(&[("--out", Some(null)), ("--summary", Some(null))]).expect("a device may take several outputs");
+        assert_eq!(names(d), vec!["in", "labels.toml", "link.txt"], "nothing was written");
     }
 
     #[test]

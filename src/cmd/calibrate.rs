@@ -37,6 +37,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let inputs = args.gold.iter().chain(&args.engine.labels.labels).map(PathBuf::as_path);
+    themes::output::check_outputs(&[("--out", Some(args.out.as_path()))], inputs)?;
     let set = args.engine.labels.load()?;
     let source_text = args.engine.labels.text()?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;

@@ -53,6 +53,7 @@ struct Row<'a> {
 const CHUNK: usize = 256;
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    themes::output::check_outputs(&[("--out", args.out.as_deref())], args.inputs.iter().map(PathBuf::as_path))?;
     let articles = read_all(&args.inputs)?;
     let embedder = args.model.load(global)?;
     let mut sink = Sink::create(args.out.as_deref())?;

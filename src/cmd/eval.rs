@@ -93,6 +93,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let inputs = args.gold.iter().chain(&args.articles).chain(&args.predictions).chain(&args.head).chain(&args.against);
+    let written = [("--report", args.report.as_deref()), ("--html", args.html.as_deref())];
+    themes::output::check_outputs(&written, inputs.chain(&args.engine.labels.labels).map(PathBuf::as_path))?;
     let set = args.engine.labels.load()?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     if !args.articles.is_empty() {

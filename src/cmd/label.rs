@@ -77,6 +77,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let outputs = [("--out", args.out.as_deref()), ("--summary", args.summary.as_deref())];
+    let inputs = args.inputs.iter().map(PathBuf::as_path).chain(args.engine.labels.labels.as_deref());
+    themes::output::check_outputs(&outputs, inputs.chain(args.head.as_deref()))?;
     let set = args.engine.labels.load()?;
     let mut progress = Progress::messages(global);
     let inputs = InputPlan::count(&args.inputs, args.keep_going, &mut progress)?;
@@ -89,18 +92,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let outcome = themes::job::label::run(&plan, &mut engine, &languages, &mut progress)?;
     progress.bar.finish_and_clear();
-    let resumed = match outcome.resumed {
-        0 => String::new(),
-        n => format!(", {n} articles done before resuming"),
-    };
-    global.note(&format!(
-        "labelled {} articles, {} paragraphs in {:.1}s ({} texts embedded, {} from the cache{resumed}); {} files skipped",
-        outcome.articles,
-        outcome.paragraphs,
-        started.elapsed().as_secs_f32(),
-        outcome.embedded.0,
-        outcome.embedded.1,
-        outcome.skipped.len()
-    ));
+    global.note(&outcome.summary(started.elapsed()));
     Ok(if outcome.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -37,6 +37,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let written = [("--out", Some(args.out.as_path())), ("--summary", args.summary.as_deref())];
+    themes::output::check_outputs(&written, args.parts.iter().map(PathBuf::as_path))?;
     let outputs = Outputs { out: &args.out, format: args.format, summary: args.summary.as_deref(), ids: &[] };
     let (totals, skipped) = themes::shard::merge(&args.parts, &outputs)?;
     let mut reported = std::collections::BTreeSet::new();
@@ -45,14 +47,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             eprintln!("skipped by a shard: {}", s.reason);
         }
     }
-    if !global.quiet {
-        eprintln!(
-            "merged {} shards: {} articles, {} paragraphs; {} files skipped",
-            args.parts.len(),
-            totals.articles,
-            totals.paragraphs,
-            reported.len()
-        );
-    }
+    let (parts, articles, paragraphs) = (args.parts.len(), totals.articles, totals.paragraphs);
+    global.note(&format!("merged {parts} shards: {articles} articles, {paragraphs} paragraphs; {} files skipped", reported.len()));
     Ok(if skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

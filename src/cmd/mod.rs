@@ -41,7 +41,8 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("THEMES_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("themes={default},{default}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).init();
 }
 
 /// Maps a command's outcome to the documented exit codes. A closed stdout
@@ -50,12 +51,11 @@ pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            for cause in err.chain() {
-                if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-                    if io.kind() == std::io::ErrorKind::BrokenPipe {
-                        return ExitCode::SUCCESS;
-                    }
-                }
+            let kind = |c: &(dyn std::error::Error + 'static)| {
+                c.downcast_ref::<std::io::Error>().map(std::io::Error::kind).or_else(|| c.downcast_ref::<themes::Error>()?.io_kind())
+            };
+            if err.chain().any(|c| kind(c) == Some(std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
             ExitCode::from(2)

@@ -62,6 +62,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         );
     };
     anyhow::ensure!(args.n > 0, "--n must be at least 1");
+    let inputs = args.inputs.iter().chain(&args.gold).chain(&args.head).chain(&args.engine.labels.labels);
+    themes::output::check_outputs(&[("--out", args.out.as_deref())], inputs.map(PathBuf::as_path))?;
     let known = themes::job::suggest::known_paragraphs(&args.gold)?;
     let articles = read_all(&args.inputs)?;
     let embedder = args.engine.model.load(global)?;

@@ -39,12 +39,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    // A label file may be refitted in place (it is read whole first); a gold file is never written.
+    let toml = args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let gold = args.gold.iter().map(PathBuf::as_path);
+    match toml {
+        true => themes::output::check_outputs(&[("--out", Some(args.out.as_path()))], gold)?,
+        false => themes::output::refuse_inputs(&[("--out", &args.out)], gold.chain(args.engine.labels.labels.as_deref()))?,
+    }
     let set = args.engine.labels.load()?;
     let source_text = args.engine.labels.text()?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     let embedder = args.engine.model.load(global)?;
     let mut engine = args.engine.engine(&set, &embedder, None)?;
-    if !args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
+    if !toml {
         return train_head(&args, &mut engine, &sets, global);
     }
     let (combiner, biases, paragraphs) = themes::job::learn::train_combiner(&mut engine, &sets)?;

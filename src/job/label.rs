@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{Engine, Prediction};
 use crate::error::{Error, Result};
-use crate::input::{discover, read_source, Article, Source, UniqueIds};
+use crate::input::{discover, read_each, Article, Source, UniqueIds};
 use crate::journal::{journal_path, Journal, Outputs};
 use crate::output::{LabelRow, RowFormat, RowWriter};
 use crate::shard::{count_articles, Manifest, ShardSpec, Skipped};
@@ -58,9 +58,15 @@ pub struct InputPlan {
 }
 
 impl InputPlan {
-    /// Finds and counts the inputs. With `keep_going`, a source that cannot
-    /// be counted is reported to `observer` and counted as no articles, as
-    /// on every machine that cannot read it either.
+    /// Finds, counts and checks the inputs before anything is labelled:
+    /// every file is read and parsed (and dropped: only ids are kept), and
+    /// article ids are checked to be unique across files, so that a bad
+    /// file or a repeated id stops the run before its first paragraph is
+    /// embedded (standard input is checked as it is read). With
+    /// `keep_going`, what is bad (a file, a JSONL line, a repeated id) is
+    /// reported to `observer` here and skipped by the run; a source that
+    /// cannot be counted counts as no articles, as on every machine that
+    /// cannot read it either.
     pub fn count(inputs: &[PathBuf], keep_going: bool, observer: &mut dyn Observer) -> Result<InputPlan> {
         let sources = discover(inputs)?;
         if sources.is_empty() {
@@ -70,14 +76,26 @@ impl InputPlan {
             ));
         }
         let mut plan = InputPlan { counts: Vec::with_capacity(sources.len()), unreadable: Vec::new(), sources: Vec::new() };
+        let mut ids = UniqueIds::default();
         for source in &sources {
-            match if source.is_stdin() { Ok(0) } else { count_articles(source) } {
-                Ok(n) => {
-                    plan.counts.push(n);
-                    plan.unreadable.push(None);
+            let counted = if source.is_stdin() { Ok(0) } else { count_articles(source) };
+            let checked = counted.and_then(|n| {
+                plan.counts.push(n);
+                if source.is_stdin() {
+                    return Ok(());
                 }
+                for (_, entry) in read_each(source)? {
+                    match entry.and_then(|article| ids.insert(&article)) {
+                        Err(err) if keep_going => observer.skipped(&err.to_string()),
+                        other => other?,
+                    }
+                }
+                Ok(())
+            });
+            match checked {
+                Ok(()) => plan.unreadable.push(None),
                 Err(err) if keep_going => {
-                    plan.counts.push(0);
+                    plan.counts.resize(plan.unreadable.len() + 1, 0);
                     plan.unreadable.push(Some(err.to_string()));
                     observer.skipped(&err.to_string());
                 }
@@ -214,6 +232,29 @@ pub struct LabelOutcome {
     pub skipped: Vec<Skipped>,
 }
 
+impl LabelOutcome {
+    /// The run's last line: articles and paragraphs written, the time
+    /// taken, the texts of the inputs' paragraphs (with their sentences,
+    /// clauses and list items) that the model embedded and that were found
+    /// in the cache (the label set's own texts are not counted), and how
+    /// many files, lines or articles were skipped.
+    pub fn summary(&self, elapsed: std::time::Duration) -> String {
+        let resumed = match self.resumed {
+            0 => String::new(),
+            n => format!(", {n} articles done before resuming"),
+        };
+        format!(
+            "labelled {} articles, {} paragraphs in {:.1}s ({} texts embedded, {} from the cache{resumed}); {} skipped",
+            self.articles,
+            self.paragraphs,
+            elapsed.as_secs_f32(),
+            self.embedded.0,
+            self.embedded.1,
+            self.skipped.len()
+        )
+    }
+}
+
 /// The run's identity for journals and manifests: model, label set, how
 /// long texts are read, and the head.
 pub fn run_id(engine: &Engine) -> String {
@@ -268,6 +309,9 @@ fn open_journal(plan: &LabelPlan, out: &OutPlan, run_id: &str, observer: &mut dy
     let path = journal_path(&out.path);
     let fingerprint = plan.inputs.files_digest(run_id, plan.shard);
     let mut journal = if out.resume {
+        if !path.exists() {
+            observer.note(&format!("no journal at {}; starting from the first article", path.display()));
+        }
         let journal = Journal::resume(&path, &fingerprint)?;
         if !journal.done.is_empty() {
             observer.note(&format!("resuming: {} articles already done in {}", journal.done.len(), path.display()));
@@ -304,22 +348,26 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
 
     fn run(mut self, sink: &mut dyn RowSink, observer: &mut dyn Observer) -> Result<LabelOutcome> {
         let inputs = &self.plan.inputs;
+        // Texts embedded for the label set's prototypes are not the run's.
+        let before = self.engine.embedded();
         let mut ordinal = 0usize;
         for ((source, &count), unreadable) in inputs.sources.iter().zip(&inputs.counts).zip(&inputs.unreadable) {
             let base = ordinal;
             ordinal += count;
             let overlap = base.max(self.range.start)..(base + count).min(self.range.end);
-            if let Some(reason) = unreadable {
-                self.skip(source.path.display().to_string(), 0, reason.clone(), None);
-                continue;
-            }
-            // A file with no articles is read all the same, by every shard,
-            // so that its error is reported.
+            // A file outside this part's range is the business of another
+            // part; one with no articles is every part's (its error is
+            // reported by all).
             if !source.is_stdin() && count > 0 && overlap.is_empty() {
                 continue;
             }
-            let articles = match read_source(source) {
-                Ok(articles) => articles,
+            if let Some(reason) = unreadable {
+                self.skip(source.path.display().to_string(), overlap.len(), reason.clone(), None);
+                observer.advanced(overlap.len() as u64);
+                continue;
+            }
+            let entries = match read_each(source) {
+                Ok(entries) => entries,
                 Err(err) if self.plan.keep_going => {
                     self.skip(source.path.display().to_string(), overlap.len(), err.to_string(), Some(observer));
                     observer.advanced(overlap.len() as u64);
@@ -327,16 +375,28 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 }
                 Err(err) => return Err(stopped(err)),
             };
-            if !source.is_stdin() && articles.len() != count {
+            if !source.is_stdin() && entries.len() != count {
                 return Err(Error::Usage(format!(
                     "{}: changed while being read (found {} articles, counted {count})",
                     source.path.display(),
-                    articles.len()
+                    entries.len()
                 )));
             }
-            for (k, article) in articles.iter().enumerate() {
-                if source.is_stdin() || self.range.contains(&(base + k)) {
-                    self.article(article, sink, observer)?;
+            for (k, (location, entry)) in entries.into_iter().enumerate() {
+                if !source.is_stdin() && !self.range.contains(&(base + k)) {
+                    continue;
+                }
+                match entry {
+                    Ok(article) => self.article(&article, sink, observer)?,
+                    // Reported when the inputs were checked (standard input: now).
+                    Err(err) if self.plan.keep_going => {
+                        match source.is_stdin() {
+                            true => self.skip(location.to_string(), 1, err.to_string(), Some(observer)),
+                            false => self.skip(location.to_string(), 1, err.to_string(), None),
+                        }
+                        observer.advanced(1);
+                    }
+                    Err(err) => return Err(stopped(err)),
                 }
             }
         }
@@ -347,7 +407,8 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 self.outcome.resumed
             )));
         }
-        self.outcome.embedded = self.engine.embedded();
+        let after = self.engine.embedded();
+        self.outcome.embedded = (after.0 - before.0, after.1 - before.1);
         Ok(self.outcome)
     }
 
@@ -365,7 +426,11 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
             if !self.plan.keep_going {
                 return Err(err);
             }
-            self.skip(article.source.to_string(), 1, err.to_string(), Some(observer));
+            // Reported when the inputs were checked, unless read from standard input.
+            match article.source.path.as_os_str() == "-" {
+                true => self.skip(article.source.to_string(), 1, err.to_string(), Some(observer)),
+                false => self.skip(article.source.to_string(), 1, err.to_string(), None),
+            }
             observer.advanced(1);
             return Ok(());
         }
@@ -561,15 +626,57 @@ mod tests {
         inputs(&input);
         std::fs::write(input.join("d.txt"), b"ok\n\xff\n").unwrap();
         std::fs::write(input.join("e.jsonl"), "{\"id\": \"a\", \"text\": \"again\"}\n").unwrap();
-        let err = label(dir.path(), None, out(dir.path(), "x.jsonl", false), false).0.unwrap_err();
+        let (err, record) = label(dir.path(), None, out(dir.path(), "x.jsonl", false), false);
+        let err = err.unwrap_err();
         let chain = format!("{err}: {}", std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default());
         assert!(chain.contains("--keep-going") && chain.contains("d.txt:2: invalid UTF-8"), "{chain}");
         assert!(!dir.path().join("x.jsonl").exists(), "a stopped run writes no output");
-        assert!(journal_path(&dir.path().join("x.jsonl")).exists(), "the articles done are kept for --resume");
+        assert!(
+            !journal_path(&dir.path().join("x.jsonl")).exists(),
+            "the inputs are checked before the first article is labelled: no journal"
+        );
+        assert_eq!(record.advanced, 0);
         let (outcome, record) = label(dir.path(), None, out(dir.path(), "x.jsonl", false), true);
         let outcome = outcome.unwrap();
         assert_eq!(outcome.skipped.len(), 2, "{:?}", outcome.skipped);
         assert!(record.skipped[1].contains("article id \"a\" is also the id of"), "{:?}", record.skipped);
         assert_eq!(outcome.articles, 4);
+    }
+
+    #[test]
+    fn keep_going_skips_a_bad_line_not_its_file_and_keeps_the_ordinals() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        inputs(&input);
+        let c = "{\"id\": \"c1\", \"text\": \"War legacy\"}\n{\"id\": \"c9\"}\n{\"id\": \"c2\", \"text\": \"Short note.\"}\n";
+        std::fs::write(input.join("c.jsonl"), c).unwrap();
+        let (outcome, record) = label(dir.path(), None, out(dir.path(), "all.jsonl", false), true);
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.articles, 4, "a, b, c1 and c2: the file's valid articles are kept");
+        assert_eq!(record.skipped.len(), 1, "reported once: {:?}", record.skipped);
+        assert!(record.skipped[0].contains("c.jsonl:2: not an article"), "{:?}", record.skipped);
+        let skipped = &outcome.skipped[0];
+        assert!(skipped.location.ends_with("c.jsonl:2") && skipped.articles == 1, "{skipped:?}");
+        // Five ordinals (a, b, c1, the bad line, c2): part 2 of 2 holds c1,
+        // the bad line and c2, and records the line as one lost article.
+        let (outcome, _) = label(dir.path(), Some(ShardSpec { index: 2, count: 2 }), out(dir.path(), "p2.jsonl", false), true);
+        assert_eq!(outcome.unwrap().articles, 2);
+        let manifest = Manifest::read(&dir.path().join("p2.jsonl")).unwrap();
+        assert_eq!((manifest.total, manifest.first, manifest.end), (5, 2, 5));
+        assert_eq!(manifest.skipped.len(), 1);
+        assert_eq!(manifest.skipped[0].articles, 1);
+        let (outcome, _) = label(dir.path(), Some(ShardSpec { index: 1, count: 2 }), out(dir.path(), "p1.jsonl", false), true);
+        assert!(outcome.unwrap().skipped.is_empty(), "the bad line is part 2's");
+    }
+
+    #[test]
+    fn resuming_without_a_journal_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        inputs(&dir.path().join("in"));
+        let (outcome, record) = label(dir.path(), None, out(dir.path(), "r.jsonl", true), false);
+        assert_eq!(outcome.unwrap().articles, 4);
+        assert!(record.notes.iter().any(|n| n.starts_with("no journal at ") && n.ends_with("r.jsonl.partial; starting from the first article")), "{:?}", record.notes);
     }
 }
