@@ -263,27 +263,11 @@ fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Article>> {
     let mut articles = Vec::new();
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     for line in crate::jsonl::lines(text) {
-        let number = line.number;
-        let location = Location::line(path, number);
-        let raw: JsonlArticle = crate::jsonl::parse(location.clone(), line.text, "an article", ARTICLE_SHAPE)?;
-        let id = match raw.id {
-            serde_json::Value::String(s) if !s.trim().is_empty() => s,
-            serde_json::Value::Number(n) => n.to_string(),
-            other => {
-                return Err(Error::invalid(location, format!("`id` must be a non-empty string or a number, found {other}")))
-            }
-        };
-        if let Some(first) = ids.insert(id.clone(), number) {
-            return Err(Error::invalid(location, format!("article id {id:?} already used on line {first}")));
+        let article = jsonl_article(Location::line(path, line.number), line.text)?;
+        if let Some(first) = ids.insert(article.id.clone(), line.number) {
+            return Err(Error::invalid(article.source, format!("article id {:?} already used on line {first}", article.id)));
         }
-        let paragraphs = split_paragraphs(&raw.text);
-        if let Some(long) = paragraphs.iter().find(|p| p.len() > MAX_PARAGRAPH_BYTES) {
-            return Err(too_long(location, long.len()));
-        }
-        if paragraphs.is_empty() {
-            return Err(Error::invalid(location, format!("article {id:?} has no paragraphs: `text` is empty")));
-        }
-        articles.push(Article { id, source: location, paragraphs });
+        articles.push(article);
     }
     if articles.is_empty() {
         return Err(Error::invalid(Location::file(path), "no articles: the file is empty"));

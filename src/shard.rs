@@ -4,8 +4,9 @@
 //! [`crate::input::discover`] gives (sorted, so independent of the file
 //! system's order), one per text file, one per non-blank line of a JSONL
 //! file. Shard I of N takes the ordinals `[total*(I-1)/N, total*I/N)`: parts
-//! differ by at most one article, and no file outside a shard's range is
-//! parsed. Each shard's output gets a manifest beside it (`OUT.shard.json`)
+//! differ by at most one article. Every shard reads every file once before
+//! it starts (so a bad file is reported by every part, and early), but
+//! labels only its range. Each shard's output gets a manifest beside it (`OUT.shard.json`)
 //! that [`merge`] checks: the same inputs and run, every part present once,
 //! every article present once.
 

@@ -16,8 +16,13 @@ fuzz_target!(|data: &[u8]| {
         Ok(mut journal) => {
             let done = std::mem::take(&mut journal.done);
             let kept = std::fs::read(&path).expect("the journal is still there");
-            assert!(kept.len() <= data.len(), "resume grew the file");
-            assert_eq!(&kept[..], &data[..kept.len()], "resume changed what it kept instead of cutting it");
+            if !data.starts_with(&kept) {
+                // No complete line at all: nothing was done, and resume
+                // started a new journal, which holds its header only.
+                assert!(done.is_empty(), "a new journal reports no articles done");
+                assert!(kept.starts_with(b"{\"themes_journal\"") && kept.ends_with(b"\n"), "a new journal is its header");
+                assert_eq!(kept.iter().filter(|&&b| b == b'\n').count(), 1);
+            }
             // What was kept reads back as the articles resume counted.
             let mut rows = ArticleRows::new(std::slice::from_ref(&path));
             let mut read = Vec::new();

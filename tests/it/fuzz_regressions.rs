@@ -237,3 +237,27 @@ fn gold_adversarial_inputs() {
     assert_eq!(built[0].paragraphs, vec!["t", "t"]);
     assert_eq!(built[0].source.line, Some(2), "the article starts at its paragraph 1's line");
 }
+
+#[test]
+fn journal_regressions_resume_or_refuse_naming_the_file() {
+    use themes::journal::{ArticleRows, Journal};
+    let seeds = regressions("journal");
+    assert!(!seeds.is_empty(), "fuzz/regressions/journal holds the seeds");
+    for (name, data) in seeds {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl.partial");
+        std::fs::write(&path, &data).unwrap();
+        match Journal::resume(&path, "fuzz") {
+            Ok(mut journal) => {
+                let done = std::mem::take(&mut journal.done);
+                let mut rows = ArticleRows::new(std::slice::from_ref(&path));
+                let mut read = Vec::new();
+                while let Some(article) = rows.next_article().unwrap_or_else(|e| panic!("{}: {e}", name.display())) {
+                    read.push(article[0].article.clone());
+                }
+                assert_eq!(read, done, "{}", name.display());
+            }
+            Err(e) => assert!(e.to_string().starts_with(&*path.to_string_lossy()), "{}: {e}", name.display()),
+        }
+    }
+}
