@@ -138,8 +138,12 @@ impl Journal {
                     }
                 }
             }
-            // The same rules as the reader of the rows ([`ArticleRows`]): an
-            // end line starts `{"end"`, and a row is a whole row.
+            // The same rules as the reader of the rows ([`ArticleRows`]): a
+            // line is UTF-8 (serde_json lets bad bytes through inside some
+            // nested strings), an end line starts `{"end"`, a row is whole.
+            if std::str::from_utf8(&line).is_err() {
+                break;
+            }
             let end = if line.starts_with(b"{\"end\"") { serde_json::from_slice::<End>(&line).ok() } else { None };
             if let Some(end) = end {
                 let complete = pending.len() == end.paragraphs
@@ -404,17 +408,27 @@ mod tests {
         let mut j = Journal::create(&path, "fp").unwrap();
         j.append("a", &[row("a", 1)]).unwrap();
         drop(j);
-        let complete = std::fs::read_to_string(&path).unwrap();
-        // A row of keys only, or an end line written another way, is not
-        // what `themes` writes: resume stops before it.
-        for tail in ["{\"article\":\"b\",\"paragraph\":1}\n{\"end\":\"b\",\"paragraphs\":1}\n", "{\"article\":\"b\",\"paragraph\":1,\"text\":\"t\",\"labels\":[],\"scores\":{}}\n{ \"end\":\"b\",\"paragraphs\":1}\n"] {
-            std::fs::write(&path, format!("{complete}{tail}")).unwrap();
+        let complete = std::fs::read(&path).unwrap();
+        // A row of keys only, an end line written another way, or a row with
+        // bytes that are not UTF-8 deep in its evidence (found by fuzzing:
+        // serde_json let them through) is not what `themes` writes: resume
+        // stops before it.
+        let row = "{\"article\":\"b\",\"paragraph\":1,\"text\":\"t\",\"labels\":[],\"scores\":{}";
+        let mut not_utf8 = format!("{row},\"evidence\":{{\"x\":[{{\"text\":\"Vietnam-").into_bytes();
+        not_utf8.extend_from_slice(b"\xac\xd1\"}]}}\n{\"end\":\"b\",\"paragraphs\":1}\n");
+        let tails: [Vec<u8>; 3] = [
+            b"{\"article\":\"b\",\"paragraph\":1}\n{\"end\":\"b\",\"paragraphs\":1}\n".to_vec(),
+            format!("{row}}}\n{{ \"end\":\"b\",\"paragraphs\":1}}\n").into_bytes(),
+            not_utf8,
+        ];
+        for tail in tails {
+            std::fs::write(&path, [complete.as_slice(), &tail].concat()).unwrap();
             let j = Journal::resume(&path, "fp").unwrap();
-            assert_eq!(j.done, vec!["a"], "{tail}");
+            assert_eq!(j.done, vec!["a"], "{}", String::from_utf8_lossy(&tail));
             drop(j);
             let mut rows = ArticleRows::new(std::slice::from_ref(&path));
             assert!(rows.next_article().unwrap().is_some());
-            assert!(rows.next_article().unwrap().is_none(), "{tail}");
+            assert!(rows.next_article().unwrap().is_none());
             std::fs::write(&path, &complete).unwrap();
         }
     }
