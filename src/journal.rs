@@ -117,7 +117,9 @@ impl Journal {
             number += 1;
             offset += n as u64;
             if number == 1 {
-                let header: Option<Header> = serde_json::from_slice(&line).ok();
+                // As the row reader skips it: the header is the line as written.
+                let header: Option<Header> =
+                    if line.starts_with(b"{\"themes_journal\"") { serde_json::from_slice(&line).ok() } else { None };
                 match header {
                     Some(h) if h.themes_journal == VERSION && h.fingerprint == fingerprint => {
                         keep = offset;
@@ -421,6 +423,10 @@ mod tests {
             format!("{row}}}\n{{ \"end\":\"b\",\"paragraphs\":1}}\n").into_bytes(),
             not_utf8,
         ];
+        let indented = [b"\t".as_slice(), &complete].concat();
+        std::fs::write(&path, &indented).unwrap();
+        let err = Journal::resume(&path, "fp").err().expect("an indented header is not a journal's").to_string();
+        assert!(err.contains("out.jsonl.partial:1: not a themes journal"), "{err}");
         for tail in tails {
             std::fs::write(&path, [complete.as_slice(), &tail].concat()).unwrap();
             let j = Journal::resume(&path, "fp").unwrap();
