@@ -166,6 +166,13 @@ fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Source>) -> Resul
 
 /// Reads one source into its articles.
 pub fn read_source(source: &Source) -> Result<Vec<Article>> {
+    let (bytes, format) = source_bytes(source)?;
+    parse_articles(&source.path, &bytes, format)
+}
+
+/// A source's bytes and the format to read them as: standard input that
+/// starts with `{` (after a BOM) is JSONL.
+fn source_bytes(source: &Source) -> Result<(Vec<u8>, Format)> {
     let bytes = if source.is_stdin() {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io("-", e))?;
@@ -174,12 +181,8 @@ pub fn read_source(source: &Source) -> Result<Vec<Article>> {
         std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?
     };
     let head = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let format = if source.is_stdin() && head.trim_ascii_start().starts_with(b"{") {
-        Format::Jsonl
-    } else {
-        source.format
-    };
-    parse_articles(&source.path, &bytes, format)
+    let format = if source.is_stdin() && head.trim_ascii_start().starts_with(b"{") { Format::Jsonl } else { source.format };
+    Ok((bytes, format))
 }
 
 /// Parses a file's bytes as articles: the whole of what reading a file
@@ -333,16 +336,8 @@ pub type Entry = (Location, Result<Article>);
 /// [`crate::jsonl::count`] counts them, each parsed on its own). The outer
 /// error is for the whole file (unreadable, empty, a bad text file).
 pub fn read_each(source: &Source) -> Result<Vec<Entry>> {
-    let bytes = if source.is_stdin() {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io("-", e))?;
-        buf
-    } else {
-        std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?
-    };
-    let head = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let jsonl = source.format == Format::Jsonl || (source.is_stdin() && head.trim_ascii_start().starts_with(b"{"));
-    if !jsonl {
+    let (bytes, format) = source_bytes(source)?;
+    if format != Format::Jsonl {
         let articles = parse_articles(&source.path, &bytes, Format::Text)?;
         return Ok(articles.into_iter().map(|a| (a.source.clone(), Ok(a))).collect());
     }
