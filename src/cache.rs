@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use crate::embed::{Embed, Embedded, LongText};
+use crate::embed::{Embed, Embedded, LongText, Passage};
 use crate::error::{Error, Result};
 
 /// The default location: `$THEMES_CACHE`, else the platform cache folder.
@@ -77,10 +77,11 @@ impl Cache {
     }
 
     /// The cached embedding of `text` under `model`, if any: a vector of
-    /// `dim` finite values, not all zero. Anything else in the row (cut
-    /// short, NaN, zeros) is not a vector this model made, so it counts as
-    /// a miss and is computed and stored again.
-    pub fn get(&self, model: &str, text: &str, dim: usize) -> Result<Option<Embedded>> {
+    /// `dim` finite values, not all zero, followed by `spans` span vectors
+    /// of the same kind. Anything else in the row (cut short, NaN, zeros)
+    /// is not what this model made, so it counts as a miss and is computed
+    /// and stored again.
+    pub fn get(&self, model: &str, text: &str, dim: usize, spans: usize) -> Result<Option<Embedded>> {
         let hash = text_hash(text);
         let row = self
             .conn
@@ -92,20 +93,25 @@ impl Cache {
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(row.and_then(|(tokens, truncated, blob)| {
-            if blob.len() != dim * 4 || tokens < 0 {
-                tracing::debug!("cache row for {model} holds {} bytes where {dim} values take {}; recomputing", blob.len(), dim * 4);
+            let expected = dim * 4 * (1 + spans);
+            if blob.len() != expected || tokens < 0 || dim == 0 {
+                tracing::debug!("cache row for {model} holds {} bytes where {} vectors take {expected}; recomputing", blob.len(), 1 + spans);
                 return None;
             }
-            let vector: Vec<f32> = blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            if !vector.iter().all(|x| x.is_finite()) || vector.iter().all(|&x| x == 0.0) {
+            let values: Vec<f32> = blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let mut vectors = values.chunks_exact(dim).map(<[f32]>::to_vec);
+            let vector = vectors.next()?;
+            let spans: Vec<Vec<f32>> = vectors.collect();
+            let sound = |v: &Vec<f32>| v.iter().all(|x| x.is_finite()) && v.iter().any(|&x| x != 0.0);
+            if !sound(&vector) || !spans.iter().all(sound) {
                 tracing::debug!("cache row for {model} holds a vector that is not finite or all zero; recomputing");
                 return None;
             }
-            Some(Embedded { vector, tokens: tokens as usize, truncated: truncated != 0, windows: Vec::new() })
+            Some(Embedded { vector, tokens: tokens as usize, truncated: truncated != 0, windows: Vec::new(), spans })
         }))
     }
 
-    /// Stores embeddings in one transaction.
+    /// Stores embeddings (each vector, then its spans') in one transaction.
     pub fn put_many(&mut self, model: &str, items: &[(&str, &Embedded)]) -> Result<()> {
         let tx = self.conn.transaction().map_err(|e| cache_error(&self.path, e))?;
         {
@@ -115,7 +121,8 @@ impl Cache {
                 )
                 .map_err(|e| cache_error(&self.path, e))?;
             for (text, e) in items {
-                let blob: Vec<u8> = e.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let blob: Vec<u8> =
+                    e.vector.iter().chain(e.spans.iter().flatten()).flat_map(|x| x.to_le_bytes()).collect();
                 stmt.execute(params![model, text_hash(text).as_slice(), e.tokens as i64, e.truncated as i64, blob])
                     .map_err(|e| cache_error(&self.path, e))?;
             }
@@ -204,15 +211,36 @@ impl<'a> CachedEmbedder<'a> {
     /// Embeds `texts` (normalized), reusing cached vectors. Window vectors
     /// of long texts are not cached; only the text vector is.
     pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Embedded>> {
-        let key = self.key();
+        let passages: Vec<Passage> = texts.iter().map(|t| Passage::whole(t)).collect();
+        self.embed_passages(&passages)
+    }
+
+    /// Embeds `passages` (normalized) with their spans, reusing cached
+    /// vectors. A passage with spans is cached under its text and span
+    /// ranges together, apart from plain texts, since its span vectors
+    /// depend on both.
+    pub fn embed_passages(&mut self, passages: &[Passage]) -> Result<Vec<Embedded>> {
+        let plain_key = self.key();
+        let spans_key = format!("{plain_key}|spans");
         let dim = self.embedder.dim();
-        let mut out: Vec<Option<Embedded>> = vec![None; texts.len()];
+        let keys: Vec<(&str, String)> = passages
+            .iter()
+            .map(|p| {
+                if p.spans.is_empty() {
+                    (plain_key.as_str(), p.text.to_owned())
+                } else {
+                    let ranges: Vec<String> = p.spans.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
+                    (spans_key.as_str(), format!("{}\0{}", ranges.join(","), p.text))
+                }
+            })
+            .collect();
+        let mut out: Vec<Option<Embedded>> = vec![None; passages.len()];
         let mut missing: Vec<usize> = Vec::new();
-        // The same text twice in one call is embedded once.
-        let mut first_of: HashMap<&str, usize> = HashMap::new();
-        for (i, text) in texts.iter().enumerate() {
+        // The same passage twice in one call is embedded once.
+        let mut first_of: HashMap<&(&str, String), usize> = HashMap::new();
+        for (i, key) in keys.iter().enumerate() {
             let hit = match &self.cache {
-                Some(cache) => cache.get(&key, text, dim),
+                Some(cache) => cache.get(key.0, &key.1, dim, passages[i].spans.len()),
                 None => Ok(None),
             };
             match hit {
@@ -224,28 +252,39 @@ impl<'a> CachedEmbedder<'a> {
                 Ok(None) => {}
                 Err(err) => self.give_up_cache(&err),
             }
-            if !first_of.contains_key(text) {
-                first_of.insert(text, i);
+            if !first_of.contains_key(key) {
+                first_of.insert(key, i);
                 missing.push(i);
             }
         }
         if !missing.is_empty() {
-            let batch: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
-            let computed = self.embedder.embed(&batch, self.long)?;
+            let batch: Vec<Passage> = missing.iter().map(|&i| passages[i]).collect();
+            let computed = self.embedder.embed_passages(&batch, self.long)?;
             self.computed += computed.len();
             if let Some(cache) = &mut self.cache {
-                let items: Vec<(&str, &Embedded)> = batch.iter().copied().zip(computed.iter()).collect();
-                if let Err(err) = cache.put_many(&key, &items) {
-                    self.give_up_cache(&err);
+                for model in [plain_key.as_str(), spans_key.as_str()] {
+                    let items: Vec<(&str, &Embedded)> = missing
+                        .iter()
+                        .zip(&computed)
+                        .filter(|(&i, _)| keys[i].0 == model)
+                        .map(|(&i, e)| (keys[i].1.as_str(), e))
+                        .collect();
+                    if items.is_empty() {
+                        continue;
+                    }
+                    if let Err(err) = cache.put_many(model, &items) {
+                        self.give_up_cache(&err);
+                        break;
+                    }
                 }
             }
             for (i, e) in missing.into_iter().zip(computed) {
                 out[i] = Some(e);
             }
         }
-        for i in 0..texts.len() {
+        for i in 0..passages.len() {
             if out[i].is_none() {
-                out[i] = out[first_of[texts[i]]].clone();
+                out[i] = out[first_of[&keys[i]]].clone();
             }
         }
         // Every slot is filled above: hits from the cache, misses from the
@@ -265,16 +304,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.sqlite3");
         let mut cache = Cache::open(&path).unwrap();
-        let e = Embedded { vector: vec![0.5, -1.0], tokens: 7, truncated: true, windows: Vec::new() };
+        let e = Embedded { vector: vec![0.5, -1.0], tokens: 7, truncated: true, windows: Vec::new(), spans: Vec::new() };
         cache.put_many("m", &[("hello", &e)]).unwrap();
-        let back = cache.get("m", "hello", 2).unwrap().unwrap();
+        let back = cache.get("m", "hello", 2, 0).unwrap().unwrap();
         assert_eq!(back.vector, e.vector);
         assert_eq!((back.tokens, back.truncated), (7, true));
-        assert!(cache.get("other model", "hello", 2).unwrap().is_none());
+        assert!(cache.get("other model", "hello", 2, 0).unwrap().is_none());
+        assert!(cache.get("m", "hello", 2, 1).unwrap().is_none(), "a row without the spans asked for is a miss");
+        let with_spans = Embedded { spans: vec![vec![1.0, 0.0], vec![0.0, 2.0]], ..e.clone() };
+        cache.put_many("m", &[("spans", &with_spans)]).unwrap();
+        assert_eq!(cache.get("m", "spans", 2, 2).unwrap().unwrap().spans, with_spans.spans);
         drop(cache);
         std::fs::write(&path, b"this is not a database, it is garbage garbage garbage").unwrap();
         let cache = Cache::open(&path).unwrap();
-        assert!(cache.get("m", "hello", 2).unwrap().is_none());
+        assert!(cache.get("m", "hello", 2, 0).unwrap().is_none());
     }
 
     fn texts(n: usize) -> Vec<String> {
@@ -311,7 +354,7 @@ mod tests {
         assert!(path.with_extension("sqlite3.corrupt").exists(), "the damaged file is kept aside");
         assert!(cached.cache.is_none());
         let reopened = Cache::open(&path).unwrap();
-        assert!(reopened.get(&cached.key(), refs[0], fake.dim()).unwrap().is_none(), "a new, empty cache");
+        assert!(reopened.get(&cached.key(), refs[0], fake.dim(), 0).unwrap().is_none(), "a new, empty cache");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! overlapping windows whose vectors are averaged ([`LongText::Windows`]),
 //! so no text is lost.
 
+use std::ops::Range;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, D};
@@ -153,6 +154,29 @@ pub struct Embedded {
     pub truncated: bool,
     /// Each window's vector when the text needed more than one window.
     pub windows: Vec<Vec<f32>>,
+    /// One vector per span asked for ([`Passage::spans`]), in order.
+    pub spans: Vec<Vec<f32>>,
+}
+
+/// A text, and the parts of it (byte ranges) whose own vectors are wanted.
+///
+/// A span's vector is pooled from the token states of the text's own
+/// forward pass ("late chunking"), not from a pass over the span alone: it
+/// costs nothing beyond the text's pass, and the span keeps the context of
+/// the text around it.
+#[derive(Debug, Clone, Copy)]
+pub struct Passage<'a> {
+    /// The text (normalized, see [`crate::input::normalize`]).
+    pub text: &'a str,
+    /// Byte ranges into `text`, each on character boundaries.
+    pub spans: &'a [Range<usize>],
+}
+
+impl<'a> Passage<'a> {
+    /// A text with no spans.
+    pub fn whole(text: &'a str) -> Self {
+        Passage { text, spans: &[] }
+    }
 }
 
 /// Who the model is, for cache keys and reports.
@@ -204,9 +228,17 @@ pub trait Embed {
     fn identity(&self) -> &ModelIdentity;
     /// Vector length.
     fn dim(&self) -> usize;
-    /// Embeds `texts` (normalized, see [`crate::input::normalize`]); results
-    /// come back in input order.
-    fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>>;
+    /// Embeds `passages` (normalized, see [`crate::input::normalize`]), with
+    /// a vector for each of their spans; results come back in input order.
+    /// A passage's results never depend on the other passages of the call
+    /// or their order.
+    fn embed_passages(&self, passages: &[Passage], long: LongText) -> Result<Vec<Embedded>>;
+
+    /// Embeds `texts` (normalized); results come back in input order.
+    fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>> {
+        let passages: Vec<Passage> = texts.iter().map(|t| Passage::whole(t)).collect();
+        self.embed_passages(&passages, long)
+    }
 }
 
 impl Embed for Embedder {
@@ -218,8 +250,8 @@ impl Embed for Embedder {
         Embedder::dim(self)
     }
 
-    fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>> {
-        Embedder::embed(self, texts, long)
+    fn embed_passages(&self, passages: &[Passage], long: LongText) -> Result<Vec<Embedded>> {
+        Embedder::embed_passages(self, passages, long)
     }
 }
 
@@ -339,45 +371,113 @@ impl Embedder {
     /// Embeds `texts` (already normalized by the caller, see
     /// [`crate::input::normalize`]); results come back in input order.
     pub fn embed(&self, texts: &[&str], long: LongText) -> Result<Vec<Embedded>> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let passages: Vec<Passage> = texts.iter().map(|t| Passage::whole(t)).collect();
+        self.embed_passages(&passages, long)
+    }
+
+    /// Embeds `passages`, each in one forward pass (or one per window), and
+    /// pools each span's vector from the token states of that pass.
+    pub fn embed_passages(&self, passages: &[Passage], long: LongText) -> Result<Vec<Embedded>> {
+        let texts: Vec<&str> = passages.iter().map(|p| p.text).collect();
+        let encodings = self.tokenizer.encode_batch(texts, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
         // Each text becomes one or more sequences (windows); `owner` maps a
-        // sequence back to its text.
+        // sequence back to its text, `wanted` to the span slots it serves.
         let mut sequences: Vec<Vec<u32>> = Vec::new();
         let mut owner: Vec<usize> = Vec::new();
-        let mut results: Vec<Embedded> = Vec::with_capacity(texts.len());
-        for (index, encoding) in encodings.iter().enumerate() {
+        let mut wanted: Vec<Vec<SpanTokens>> = Vec::new();
+        let mut results: Vec<Embedded> = Vec::with_capacity(passages.len());
+        let mut first_slot = Vec::with_capacity(passages.len());
+        let mut slots = 0;
+        for (index, (encoding, passage)) in encodings.iter().zip(passages).enumerate() {
             let ids = encoding.get_ids();
             let (pieces, truncated) = self.split(ids, long);
-            results.push(Embedded { vector: Vec::new(), tokens: ids.len(), truncated, windows: Vec::new() });
-            for piece in pieces {
+            let spans = span_tokens(encoding, passage.spans);
+            results.push(Embedded { vector: Vec::new(), tokens: ids.len(), truncated, windows: Vec::new(), spans: Vec::new() });
+            first_slot.push(slots);
+            for (start, piece) in pieces {
+                // Token `t` of the text (in `ids`) sits at `t - start` in a
+                // window that starts at content token `start`.
+                let inside = start + 1..start + piece.len() - 1;
+                wanted.push(
+                    spans
+                        .iter()
+                        .enumerate()
+                        .map(|(k, tokens)| SpanTokens {
+                            slot: slots + k,
+                            positions: tokens.iter().filter(|t| inside.contains(t)).map(|t| t - start).collect(),
+                        })
+                        .filter(|s| !s.positions.is_empty())
+                        .collect(),
+                );
                 sequences.push(piece);
                 owner.push(index);
             }
+            slots += passage.spans.len();
         }
-        let vectors = self.embed_sequences(&sequences)?;
-        let mut per_text: Vec<Vec<Vec<f32>>> = vec![Vec::new(); texts.len()];
-        for (vector, &index) in vectors.into_iter().zip(&owner) {
+        let (vectors, parts) = self.embed_sequences(&sequences, &wanted)?;
+        let mut per_text: Vec<Vec<Vec<f32>>> = vec![Vec::new(); passages.len()];
+        // Span sums are added window by window in text order, whatever order
+        // the batches ran in, so a span's vector is the same in any call.
+        let mut span_sums: Vec<Option<(Vec<f32>, usize)>> = vec![None; slots];
+        for ((vector, &index), parts) in vectors.into_iter().zip(&owner).zip(parts) {
             per_text[index].push(vector);
+            for part in parts {
+                match &mut span_sums[part.slot] {
+                    Some((sum, count)) => {
+                        self.combine(sum, &part.sum);
+                        *count += part.count;
+                    }
+                    empty => *empty = Some((part.sum, part.count)),
+                }
+            }
         }
-        for (result, windows) in results.iter_mut().zip(per_text) {
+        for ((result, windows), (passage, &first)) in results.iter_mut().zip(per_text).zip(passages.iter().zip(&first_slot)) {
             if windows.len() == 1 {
                 result.vector = windows.into_iter().next().unwrap_or_default();
             } else {
                 result.vector = mean_normalized(&windows);
                 result.windows = windows;
             }
+            result.spans = (first..first + passage.spans.len())
+                .map(|slot| match span_sums[slot].take() {
+                    Some((sum, count)) => self.finish_span(sum, count),
+                    // Only a truncated text can lose a span's every token:
+                    // the span then stands for the part of the text that was read.
+                    None => result.vector.clone(),
+                })
+                .collect();
         }
         Ok(results)
     }
 
-    /// Cuts one text's word pieces into the sequences the model sees.
-    fn split(&self, ids: &[u32], long: LongText) -> (Vec<Vec<u32>>, bool) {
+    /// Adds a window's partial pool of a span to another's: a sum for mean
+    /// pooling, a running maximum for max pooling.
+    fn combine(&self, into: &mut [f32], part: &[f32]) {
+        for (a, b) in into.iter_mut().zip(part) {
+            *a = if self.st.pooling == Pooling::Max { a.max(*b) } else { *a + b };
+        }
+    }
+
+    /// A span's vector from its pooled token states (normalized when the
+    /// model normalizes). CLS pooling has no per-span token, so its spans
+    /// are mean-pooled.
+    fn finish_span(&self, mut sum: Vec<f32>, count: usize) -> Vec<f32> {
+        if self.st.pooling != Pooling::Max {
+            sum.iter_mut().for_each(|x| *x /= count.max(1) as f32);
+        }
+        if self.st.normalize {
+            let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            sum.iter_mut().for_each(|x| *x /= norm);
+        }
+        sum
+    }
+
+    /// Cuts one text's word pieces into the sequences the model sees, each
+    /// with the index of its first content token.
+    fn split(&self, ids: &[u32], long: LongText) -> (Vec<(usize, Vec<u32>)>, bool) {
         let max = self.st.max_seq_length;
         if ids.len() <= max {
-            return (vec![ids.to_vec()], false);
+            return (vec![(0, ids.to_vec())], false);
         }
         // `ids` is [CLS] content... [SEP]; windows re-wrap slices of the content.
         let content = &ids[1..ids.len() - 1];
@@ -390,14 +490,14 @@ impl Embedder {
             seq
         };
         match long {
-            LongText::Truncate => (vec![wrap(&content[..width])], true),
+            LongText::Truncate => (vec![(0, wrap(&content[..width]))], true),
             LongText::Windows => {
                 let step = width - WINDOW_OVERLAP.min(width / 2);
                 let mut windows = Vec::new();
                 let mut start = 0;
                 loop {
                     let end = (start + width).min(content.len());
-                    windows.push(wrap(&content[start..end]));
+                    windows.push((start, wrap(&content[start..end])));
                     if end == content.len() {
                         break;
                     }
@@ -409,36 +509,41 @@ impl Embedder {
     }
 
     /// Runs the model over sequences of word pieces in length-sorted batches
-    /// and returns one pooled vector per sequence, in input order.
-    fn embed_sequences(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+    /// and returns one pooled vector per sequence, and the partial pools of
+    /// the spans each sequence was asked for, in input order.
+    fn embed_sequences(&self, sequences: &[Vec<u32>], wanted: &[Vec<SpanTokens>]) -> Result<(Vec<Vec<f32>>, Vec<Vec<SpanPart>>)> {
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); sequences.len()];
+        let mut parts: Vec<Vec<SpanPart>> = (0..sequences.len()).map(|_| Vec::new()).collect();
         let mut start = 0;
         while start < order.len() {
             // Sorted longest first, so the first sequence sets the padded width.
             let width = sequences[order[start]].len();
             let count = (self.token_budget / width.max(1)).max(1).min(order.len() - start);
             let batch = &order[start..start + count];
-            let vectors = self.forward_batch(batch.iter().map(|&i| sequences[i].as_slice()), width, count)?;
-            for (vector, &i) in vectors.into_iter().zip(batch) {
+            let (vectors, batch_parts) = self.forward_batch(batch, sequences, wanted, width)?;
+            for ((vector, part), &i) in vectors.into_iter().zip(batch_parts).zip(batch) {
                 out[i] = vector;
+                parts[i] = part;
             }
             start += count;
         }
-        Ok(out)
+        Ok((out, parts))
     }
 
-    fn forward_batch<'a>(
+    fn forward_batch(
         &self,
-        batch: impl Iterator<Item = &'a [u32]>,
+        batch: &[usize],
+        sequences: &[Vec<u32>],
+        wanted: &[Vec<SpanTokens>],
         width: usize,
-        count: usize,
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<(Vec<Vec<f32>>, Vec<Vec<SpanPart>>)> {
+        let count = batch.len();
         let mut ids = Vec::with_capacity(count * width);
         let mut lengths = Vec::with_capacity(count);
         let mut mask = Vec::with_capacity(count * width);
-        for seq in batch {
+        for seq in batch.iter().map(|&i| &sequences[i]) {
             lengths.push(seq.len());
             ids.extend_from_slice(seq);
             ids.extend(std::iter::repeat_n(self.pad_id, width - seq.len()));
@@ -449,6 +554,33 @@ impl Embedder {
         let attention = Tensor::from_vec(mask, (count, width), &self.device)?;
         let hidden = self.model.forward(&input_ids, &attention, &lengths)?;
         let hidden = hidden.to_dtype(DType::F32)?;
+        let parts = if batch.iter().any(|&i| !wanted[i].is_empty()) {
+            // The token states come to the host once per batch, only when
+            // some sequence in it has spans.
+            let states = hidden.flatten_all()?.to_vec1::<f32>()?;
+            let row = |b: usize, position: usize| {
+                let at = (b * width + position) * self.hidden_size;
+                &states[at..at + self.hidden_size]
+            };
+            batch
+                .iter()
+                .enumerate()
+                .map(|(b, &i)| {
+                    wanted[i]
+                        .iter()
+                        .map(|span| {
+                            let mut sum = row(b, span.positions[0]).to_vec();
+                            for &p in &span.positions[1..] {
+                                self.combine(&mut sum, row(b, p));
+                            }
+                            SpanPart { slot: span.slot, sum, count: span.positions.len() }
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            (0..count).map(|_| Vec::new()).collect()
+        };
         let mask = attention.to_dtype(DType::F32)?.unsqueeze(2)?;
         let pooled = match self.st.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
@@ -469,8 +601,36 @@ impl Embedder {
         } else {
             pooled
         };
-        Ok(pooled.to_vec2::<f32>()?)
+        Ok((pooled.to_vec2::<f32>()?, parts))
     }
+}
+
+/// The token positions (in one sequence) of one span.
+struct SpanTokens {
+    slot: usize,
+    positions: Vec<usize>,
+}
+
+/// One sequence's partial pool of one span.
+struct SpanPart {
+    slot: usize,
+    sum: Vec<f32>,
+    count: usize,
+}
+
+/// For each span (byte range), the indices of the text's word pieces that
+/// overlap it, special tokens excluded.
+fn span_tokens(encoding: &tokenizers::Encoding, spans: &[Range<usize>]) -> Vec<Vec<usize>> {
+    let offsets = encoding.get_offsets();
+    let special = encoding.get_special_tokens_mask();
+    spans
+        .iter()
+        .map(|span| {
+            (0..offsets.len())
+                .filter(|&t| special[t] == 0 && offsets[t].0 < span.end && offsets[t].1 > span.start)
+                .collect()
+        })
+        .collect()
 }
 
 /// The normalized mean of several vectors: a paragraph's vector from its

@@ -6,8 +6,8 @@
 
 use crate::cache::{Cache, CachedEmbedder};
 use crate::classify::head::Head;
-use crate::classify::{classify_article, decide, segment, Combiner, Evidence, LabelVectors, ParagraphInput};
-use crate::embed::{Embed, LongText};
+use crate::classify::{self, classify_article, decide, segment, Combiner, Evidence, LabelVectors, ParagraphInput};
+use crate::embed::{Embed, LongText, Passage};
 use crate::error::{Error, Result};
 use crate::eval::gold::{articles, GoldSet};
 use crate::input::{normalize, Article};
@@ -114,24 +114,26 @@ impl<'a> PreparedLabels<'a> {
 /// Embeds, scores and decides one article.
 pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut CachedEmbedder) -> Result<Vec<Prediction>> {
     let normalized: Vec<String> = article.paragraphs.iter().map(|p| normalize(p)).collect();
-    let units: Vec<Vec<&str>> = normalized.iter().map(|p| segment::units(p)).collect();
-    // One embedding call per article: paragraphs and units together, so the
-    // batches are full and the cache is asked once.
-    let mut texts: Vec<&str> = normalized.iter().map(String::as_str).collect();
-    for u in &units {
-        texts.extend(u.iter().copied());
+    let spans: Vec<Vec<std::ops::Range<usize>>> = normalized.iter().map(|p| segment::unit_ranges(p)).collect();
+    // One forward pass per paragraph: its sentences, clauses and list items
+    // are pooled from the paragraph's own token states; the whole article
+    // goes in one call, so the batches are full and the cache is asked once.
+    let passages: Vec<Passage> =
+        normalized.iter().zip(&spans).map(|(text, spans)| Passage { text, spans }).collect();
+    let mut paragraph_vectors = embedder.embed_passages(&passages)?;
+    for e in &mut paragraph_vectors {
+        for span in &mut e.spans {
+            classify::sharpen_span(span, &e.vector);
+        }
     }
-    let embedded = embedder.embed(&texts)?;
-    let (paragraph_vectors, unit_vectors) = embedded.split_at(normalized.len());
-    let mut unit_iter = unit_vectors.iter();
     let inputs: Vec<ParagraphInput> = normalized
         .iter()
-        .zip(paragraph_vectors)
-        .zip(&units)
-        .map(|((text, e), us)| ParagraphInput {
+        .zip(&paragraph_vectors)
+        .zip(&spans)
+        .map(|((text, e), ranges)| ParagraphInput {
             text,
             vector: &e.vector,
-            units: us.iter().map(|u| (*u, unit_iter.next().map(|x| x.vector.as_slice()).unwrap_or(&[]))).collect(),
+            units: ranges.iter().zip(&e.spans).map(|(r, v)| (&text[r.clone()], v.as_slice())).collect(),
             aliases: labels.set.labels.iter().map(|l| l.alias_terms(text)).collect(),
         })
         .collect();
@@ -150,7 +152,7 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
     }
     Ok(scored
         .into_iter()
-        .zip(paragraph_vectors)
+        .zip(&paragraph_vectors)
         .enumerate()
         .map(|(i, (s, e))| {
             let (scores, decided) = labels.decider.decide(&e.vector, s.scores);

@@ -3,7 +3,7 @@
 //! Texts sharing words get close vectors, which is all the orchestration
 //! needs.
 
-use crate::embed::{Embed, Embedded, LongText, ModelIdentity};
+use crate::embed::{Embed, Embedded, LongText, ModelIdentity, Passage};
 use crate::error::Result;
 use crate::model::st::Pooling;
 
@@ -39,20 +39,27 @@ impl Embed for FakeEmbedder {
         DIM
     }
 
-    fn embed(&self, texts: &[&str], _: LongText) -> Result<Vec<Embedded>> {
-        Ok(texts
+    fn embed_passages(&self, passages: &[Passage], _: LongText) -> Result<Vec<Embedded>> {
+        Ok(passages
             .iter()
-            .map(|text| {
-                let mut vector = vec![0f32; DIM];
-                let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_lowercase).collect();
-                for w in &words {
-                    let h = w.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
-                    vector[h as usize % DIM] += 1.0;
-                }
-                let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-                vector.iter_mut().for_each(|x| *x /= norm);
-                Embedded { vector, tokens: words.len() + 2, truncated: false, windows: Vec::new() }
+            .map(|p| {
+                let (vector, words) = bag_of_words(p.text);
+                let spans = p.spans.iter().map(|r| bag_of_words(&p.text[r.clone()]).0).collect();
+                Embedded { vector, tokens: words + 2, truncated: false, windows: Vec::new(), spans }
             })
             .collect())
     }
+}
+
+/// The normalized word-bucket counts of a text, and its word count.
+fn bag_of_words(text: &str) -> (Vec<f32>, usize) {
+    let mut vector = vec![0f32; DIM];
+    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_lowercase).collect();
+    for w in &words {
+        let h = w.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
+        vector[h as usize % DIM] += 1.0;
+    }
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+    vector.iter_mut().for_each(|x| *x /= norm);
+    (vector, words.len())
 }

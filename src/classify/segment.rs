@@ -124,6 +124,21 @@ pub fn units(paragraph: &str) -> Vec<&str> {
     out
 }
 
+/// [`units`] as byte ranges into `paragraph`, for pooling each unit from
+/// the paragraph's own token states.
+pub fn unit_ranges(paragraph: &str) -> Vec<std::ops::Range<usize>> {
+    // Every unit is a slice of `paragraph` (trimmed and cut, never copied),
+    // so its place is where its bytes start.
+    let base = paragraph.as_ptr() as usize;
+    units(paragraph)
+        .into_iter()
+        .map(|unit| {
+            let start = unit.as_ptr() as usize - base;
+            start..start + unit.len()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +157,8 @@ mod tests {
         let p = "They praised cooperation in trade, investment, security and defense, and health.";
         assert_eq!(clauses(p), vec!["They praised cooperation in trade", "investment", "security and defense", "health"]);
         assert_eq!(units(p), vec!["They praised cooperation in trade", "investment", "security and defense", "health"]);
+        let ranges = unit_ranges(p);
+        assert_eq!(ranges.iter().map(|r| &p[r.clone()]).collect::<Vec<_>>(), units(p));
     }
 
     #[test]

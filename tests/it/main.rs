@@ -2,6 +2,7 @@
 
 mod support;
 mod embed_ref;
+mod spans;
 mod label;
 mod eval;
 mod fetch;
