@@ -1,53 +1,54 @@
-//! `themes bench`: embedding throughput on a corpus, printed in the same
-//! JSON shape as the sentence-transformers benchmark so the two compare
-//! line for line (`bench/compare.sh`).
+//! `themes bench`: throughput of the embedding kernel or of the whole
+//! labelling job, as one JSON line in the peers' shape (`bench/compare.sh`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use themes::job::bench::{job, read_corpus, throughput, JobPlan, Report};
 
-use super::args::ModelArgs;
-use super::Global;
+use super::{args::LabelArgs, args::ModelArgs, Global};
 
-/// Measure embedding throughput: paragraphs/s, tokens/s and peak memory.
-///
-/// The corpus is a text file with one paragraph per line (blank lines
-/// skipped). After a warm-up on 64 paragraphs, the whole corpus is embedded
-/// --repeat times (truncating at the model's window, as sentence-transformers
-/// does) and the best time is reported. No cache is used.
+/// Measure throughput as one JSON line (paragraphs/s, tokens/s, peak memory):
+/// of the embedding kernel (--corpus) or of the whole labelling job (--job).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// One paragraph per line.
-    #[arg(long)]
-    corpus: PathBuf,
-
-    /// Timed passes over the corpus; the best is reported.
+    /// Kernel mode: a file with one paragraph per line (blank lines skipped).
+    /// After a warm-up on 64 paragraphs, one call embedding every paragraph
+    /// once, truncated at the model's window as sentence-transformers does,
+    /// is timed.
+    #[arg(long, required_unless_present = "job", conflicts_with = "job")]
+    corpus: Option<PathBuf>,
+    /// Job mode: `themes label --no-cache INPUTS` is timed, from reading the
+    /// inputs to the last article's rows (built, not written): a fresh engine
+    /// embeds the label set (--labels), then every paragraph with its
+    /// sentences and clauses, and scores them. The line adds articles,
+    /// texts_embedded (the paragraphs' texts), texts_per_paragraph and
+    /// label_texts.
+    #[arg(long, requires = "inputs")]
+    job: bool,
+    /// Job mode: .txt, .md or .jsonl files, or folders holding them.
+    #[arg(requires = "job")]
+    inputs: Vec<PathBuf>,
+    /// Timed passes, the best reported (job mode: each with a fresh engine).
+    /// No cache in either mode; loading the model is not timed.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
-
+    #[command(flatten)]
+    labels: LabelArgs,
     #[command(flatten)]
     model: ModelArgs,
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.corpus).with_context(|| format!("reading {}", args.corpus.display()))?;
-    let paragraphs = themes::job::bench::corpus(&text);
-    anyhow::ensure!(!paragraphs.is_empty(), "{}: no paragraphs", args.corpus.display());
-    let embedder = args.model.load(global)?;
-    let timing = themes::job::bench::throughput(&embedder, &paragraphs, args.repeat)?;
-    let json = serde_json::json!({
-        "system": "themes",
-        "device": args.model.device.to_string(),
-        "dtype": args.model.dtype,
-        "threads": candle_core::utils::get_num_threads(),
-        "paragraphs": paragraphs.len(),
-        "tokens": timing.tokens,
-        "seconds": (timing.seconds * 1000.0).round() / 1000.0,
-        "paragraphs_per_s": (paragraphs.len() as f64 / timing.seconds * 10.0).round() / 10.0,
-        "tokens_per_s": (timing.tokens as f64 / timing.seconds * 10.0).round() / 10.0,
-        "peak_rss_mib": themes::job::bench::peak_rss_mib(),
-    });
-    println!("{json}");
+    let (device, dtype) = (&args.model.device.to_string(), &args.model.dtype);
+    let report = if let Some(path) = &args.corpus {
+        let paragraphs = read_corpus(path)?;
+        Report::kernel(throughput(&args.model.load(global)?, &paragraphs, args.repeat)?, paragraphs.len(), device, dtype)
+    } else {
+        let set = args.labels.load()?;
+        let plan = JobPlan { inputs: args.inputs.clone(), set: &set, languages: args.model.languages(), repeat: args.repeat };
+        Report::job(job(&args.model.load(global)?, &plan)?, device, dtype)
+    };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -10,3 +10,4 @@ mod batch;
 mod battery;
 mod head;
 mod fuzz_regressions;
+mod bench;
