@@ -4,8 +4,8 @@
 # timing, each the best of 3 passes:
 #   - themes' embedding kernel (`bench --corpus`: every paragraph embedded
 #     once, as the peers do) and its whole labelling job (`bench --job`: the
-#     label set, then every paragraph with its sentences and clauses, scored
-#     and turned into rows, as `themes label --no-cache` does), at f32 and
+#     label set, then every paragraph in one forward pass, scored and turned
+#     into rows, as `themes label --no-cache` does), at f32 and
 #     at bf16 (where the CPU has AVX512-BF16);
 #   - sentence-transformers (PyTorch) at f32;
 #   - ONNX Runtime at f32 (batches of 16 sorted by length), where its venv
@@ -13,7 +13,7 @@
 # Prints every JSON line, then the medians over the rounds: paragraphs/s,
 # each of ours as a ratio to each peer (measured within one round, where
 # the machine is in the same state), and the texts the job embeds per
-# paragraph (what makes it slower than the kernel).
+# paragraph (1 plus the windows of long ones).
 #
 # usage: bench/compare.sh [PEERS_VENV [ORT_VENV]]
 #   PEERS_VENV default $HOME/.cache/themes-peers, made once by

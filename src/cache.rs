@@ -131,6 +131,12 @@ impl Cache {
     }
 }
 
+/// What a prefetched passage is found by: its text and its spans.
+fn ahead_key(passage: &Passage) -> (bool, String) {
+    let ranges: Vec<String> = passage.spans.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
+    (passage.spans.is_empty(), format!("{}\0{}", ranges.join(","), passage.text))
+}
+
 /// A cache error; `damaged` when SQLite says the file is corrupt or not a
 /// database.
 fn cache_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -169,12 +175,14 @@ pub struct CachedEmbedder<'a> {
     pub computed: usize,
     /// Texts found in the cache.
     pub reused: usize,
+    /// Passages embedded ahead of their turn ([`CachedEmbedder::prefetch`]).
+    ahead: HashMap<(bool, String), Embedded>,
 }
 
 impl<'a> CachedEmbedder<'a> {
     /// Wraps `embedder`; `cache` `None` means every text is embedded.
     pub fn new(embedder: &'a dyn Embed, cache: Option<Cache>, long: LongText) -> Self {
-        CachedEmbedder { embedder, cache, long, computed: 0, reused: 0 }
+        CachedEmbedder { embedder, cache, long, computed: 0, reused: 0, ahead: HashMap::new() }
     }
 
     /// The wrapped embedder.
@@ -215,6 +223,20 @@ impl<'a> CachedEmbedder<'a> {
         self.embed_passages(&passages)
     }
 
+    /// Embeds `passages` now, in one call, and keeps their vectors until
+    /// the next prefetch: several small articles embedded together fill
+    /// the model's batches, which one article alone does not. Vectors do
+    /// not depend on what they were batched with, so this changes timings,
+    /// never results. What an earlier call kept is dropped.
+    pub fn prefetch(&mut self, passages: &[Passage]) -> Result<()> {
+        self.ahead.clear();
+        let embedded = self.embed_passages(passages)?;
+        for (passage, e) in passages.iter().zip(embedded) {
+            self.ahead.insert(ahead_key(passage), e);
+        }
+        Ok(())
+    }
+
     /// Embeds `passages` (normalized) with their spans, reusing cached
     /// vectors. A passage with spans is cached under its text and span
     /// ranges together, apart from plain texts, since its span vectors
@@ -239,6 +261,12 @@ impl<'a> CachedEmbedder<'a> {
         // The same passage twice in one call is embedded once.
         let mut first_of: HashMap<&(&str, String), usize> = HashMap::new();
         for (i, key) in keys.iter().enumerate() {
+            if !self.ahead.is_empty() {
+                if let Some(e) = self.ahead.get(&ahead_key(&passages[i])) {
+                    out[i] = Some(e.clone());
+                    continue;
+                }
+            }
             let hit = match &self.cache {
                 Some(cache) => cache.get(key.0, &key.1, dim, passages[i].spans.len()),
                 None => Ok(None),

@@ -92,44 +92,89 @@ impl<'a> PreparedLabels<'a> {
                     .to_owned(),
             ));
         }
-        let mut vectors = Vec::with_capacity(set.labels.len());
+        // Every label's texts in one call: one label's dozen short texts
+        // alone would fill a small part of a batch.
+        let mut texts: Vec<String> = Vec::new();
+        let mut counts: Vec<(usize, usize)> = Vec::with_capacity(set.labels.len());
         for label in &set.labels {
-            let positives: Vec<String> = std::iter::once(&label.description)
-                .chain(&label.descriptions)
-                .chain(&label.examples)
-                .map(|t| normalize(t))
-                .collect();
-            let negatives: Vec<String> = label.negatives.iter().map(|t| normalize(t)).collect();
-            let embed = |e: &mut CachedEmbedder, texts: &[String]| -> Result<Vec<Vec<f32>>> {
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                Ok(e.embed(&refs)?.into_iter().map(|x| x.vector).collect())
-            };
-            vectors.push(LabelVectors { positives: embed(embedder, &positives)?, negatives: embed(embedder, &negatives)? });
+            let positives = std::iter::once(&label.description).chain(&label.descriptions).chain(&label.examples);
+            let before = texts.len();
+            texts.extend(positives.map(|t| normalize(t)));
+            let positive_count = texts.len() - before;
+            texts.extend(label.negatives.iter().map(|t| normalize(t)));
+            counts.push((positive_count, label.negatives.len()));
         }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut embedded = embedder.embed(&refs)?.into_iter().map(|x| x.vector);
+        let vectors: Vec<LabelVectors> = counts
+            .iter()
+            .map(|&(positives, negatives)| LabelVectors {
+                positives: embedded.by_ref().take(positives).collect(),
+                negatives: embedded.by_ref().take(negatives).collect(),
+            })
+            .collect();
         let biases = set.labels.iter().map(|l| l.bias).collect();
         Ok(PreparedLabels { set, vectors, biases, combiner, decider: Decider::Thresholds(set.thresholds()) })
     }
 }
 
+/// What an article sends to the model: its paragraphs, normalized, each
+/// with the byte ranges of its sentences, clauses and list items, whose
+/// vectors are pooled from the paragraph's own pass.
+struct ArticleTexts {
+    paragraphs: Vec<String>,
+    units: Vec<Vec<std::ops::Range<usize>>>,
+}
+
+impl ArticleTexts {
+    fn new(article: &Article) -> Self {
+        let paragraphs: Vec<String> = article.paragraphs.iter().map(|p| normalize(p)).collect();
+        let units = paragraphs.iter().map(|p| segment::unit_ranges(p)).collect();
+        ArticleTexts { paragraphs, units }
+    }
+
+    fn passages(&self) -> Vec<Passage<'_>> {
+        self.paragraphs.iter().zip(&self.units).map(|(text, spans)| Passage { text, spans }).collect()
+    }
+}
+
+/// Articles labelled together ahead of their turn ([`Engine::prefetch`]):
+/// enough paragraphs to fill a few of the model's batches, few enough that
+/// memory stays flat.
+pub const PREFETCH_PARAGRAPHS: usize = 96;
+
+/// The articles from the start of `rest` that make one prefetch group: up to
+/// [`PREFETCH_PARAGRAPHS`] paragraphs (at least one article).
+pub fn prefetch_group<'x>(rest: impl Iterator<Item = &'x Article>) -> Vec<&'x Article> {
+    let mut group = Vec::new();
+    let mut paragraphs = 0;
+    for article in rest {
+        if !group.is_empty() && paragraphs + article.paragraphs.len() > PREFETCH_PARAGRAPHS {
+            break;
+        }
+        paragraphs += article.paragraphs.len();
+        group.push(article);
+    }
+    group
+}
+
 /// Embeds, scores and decides one article.
 pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut CachedEmbedder) -> Result<Vec<Prediction>> {
-    let normalized: Vec<String> = article.paragraphs.iter().map(|p| normalize(p)).collect();
-    let spans: Vec<Vec<std::ops::Range<usize>>> = normalized.iter().map(|p| segment::unit_ranges(p)).collect();
+    let texts = ArticleTexts::new(article);
     // One forward pass per paragraph: its sentences, clauses and list items
-    // are pooled from the paragraph's own token states; the whole article
-    // goes in one call, so the batches are full and the cache is asked once.
-    let passages: Vec<Passage> =
-        normalized.iter().zip(&spans).map(|(text, spans)| Passage { text, spans }).collect();
-    let mut paragraph_vectors = embedder.embed_passages(&passages)?;
+    // are pooled from the paragraph's own token states. The whole article
+    // goes in one call, and the cache is asked once.
+    let mut paragraph_vectors = embedder.embed_passages(&texts.passages())?;
     for e in &mut paragraph_vectors {
         for span in &mut e.spans {
             classify::sharpen_span(span, &e.vector);
         }
     }
-    let inputs: Vec<ParagraphInput> = normalized
+    let inputs: Vec<ParagraphInput> = texts
+        .paragraphs
         .iter()
         .zip(&paragraph_vectors)
-        .zip(&spans)
+        .zip(&texts.units)
         .map(|((text, e), ranges)| ParagraphInput {
             text,
             vector: &e.vector,
@@ -193,6 +238,18 @@ impl<'a> Engine<'a> {
         Ok(Engine { embedder, labels })
     }
 
+    /// Embeds the paragraphs of `articles` in one call, so that labelling
+    /// them next finds their vectors ready: an article of a few paragraphs
+    /// alone fills only part of a batch. Results never change; a failure
+    /// here is left for [`Engine::label`] to meet and report for its article.
+    pub fn prefetch(&mut self, articles: &[&Article]) {
+        let prepared: Vec<ArticleTexts> = articles.iter().map(|a| ArticleTexts::new(a)).collect();
+        let passages: Vec<Passage> = prepared.iter().flat_map(ArticleTexts::passages).collect();
+        if let Err(err) = self.embedder.prefetch(&passages) {
+            tracing::debug!("prefetching {} articles failed ({err}); labelling them one by one", articles.len());
+        }
+    }
+
     /// Embeds, scores and decides one article.
     pub fn label(&mut self, article: &Article) -> Result<Vec<Prediction>> {
         label_article(article, &self.labels, &mut self.embedder)
@@ -204,8 +261,15 @@ impl<'a> Engine<'a> {
         let mut out = Vec::new();
         for set in sets {
             let mut by_key = std::collections::HashMap::new();
-            for article in articles(&set.rows, &set.path) {
-                for p in self.label(&article)? {
+            let all = articles(&set.rows, &set.path);
+            let mut group_end = 0;
+            for (i, article) in all.iter().enumerate() {
+                if i == group_end {
+                    let group = prefetch_group(all[i..].iter());
+                    group_end = i + group.len();
+                    self.prefetch(&group);
+                }
+                for p in self.label(article)? {
                     by_key.insert((article.id.clone(), p.paragraph), p);
                 }
             }

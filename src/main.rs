@@ -46,7 +46,7 @@ enum Command {
     /// Check a label set (and gold) for confusable, unused or missing labels.
     #[command(subcommand)]
     Labels(cmd::labels::Command),
-    /// Measure embedding throughput on a corpus.
+    /// Measure throughput: the embedding kernel, or the whole labelling job.
     Bench(cmd::bench::Args),
     /// Embed every paragraph and write one JSONL row with its vector per paragraph.
     Embed(cmd::embed::Args),

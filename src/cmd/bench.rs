@@ -20,8 +20,8 @@ pub struct Args {
     corpus: Option<PathBuf>,
     /// Job mode: `themes label --no-cache INPUTS` is timed, from reading the
     /// inputs to the last article's rows (built, not written): a fresh engine
-    /// embeds the label set (--labels), then every paragraph with its
-    /// sentences and clauses, and scores them. The line adds articles,
+    /// embeds the label set (--labels), then every paragraph in one forward
+    /// pass (sentences and clauses pooled from it), and scores them. The line adds articles,
     /// texts_embedded (the paragraphs' texts), texts_per_paragraph and
     /// label_texts.
     #[arg(long, requires = "inputs")]

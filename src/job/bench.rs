@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::embed::{Embedder, LongText};
-use crate::engine::Engine;
+use crate::engine::{prefetch_group, Engine};
 use crate::error::{Error, Location, Result};
 use crate::input::{normalize, read_all, Article};
 use crate::labels::LabelSet;
@@ -82,11 +82,12 @@ pub struct JobTiming {
     /// Paragraphs labelled per pass.
     pub paragraphs: usize,
     /// The paragraphs' word pieces, each up to the model's window, as the
-    /// kernel counts them (the job embeds more: see `texts`).
+    /// kernel counts them (long paragraphs take more: all their windows).
     pub tokens: usize,
-    /// Texts of the paragraphs the model embedded per pass (each paragraph,
-    /// its sentences, clauses and list items): as `themes label` counts
-    /// them, the label set's own texts not included.
+    /// Texts of the paragraphs the model embedded per pass, one per
+    /// paragraph (its sentences, clauses and list items are pooled from its
+    /// pass): as `themes label` counts them, the label set's own texts not
+    /// included.
     pub texts: usize,
     /// Texts of the label set the model embedded per pass.
     pub label_texts: usize,
@@ -114,7 +115,16 @@ pub fn job(embedder: &Embedder, plan: &JobPlan) -> Result<JobTiming> {
         let articles = read_all(&plan.inputs)?;
         let mut engine = Engine::new(embedder, None, plan.set, None)?;
         let label_texts = engine.embedded().0;
-        for article in &articles {
+        let mut group_end = 0;
+        for (i, article) in articles.iter().enumerate() {
+            // Small articles embedded together, as `themes label` does.
+            if i == group_end {
+                let group = prefetch_group(articles[i..].iter());
+                group_end = i + group.len();
+                if group.len() > 1 {
+                    engine.prefetch(&group);
+                }
+            }
             let predictions = label(&mut engine, article)?;
             for row in super::label::rows(article, &predictions, &ids, &plan.languages, &mut warned) {
                 std::hint::black_box(serde_json::to_vec(&row).map_err(|e| Error::io("-", e.into()))?);

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Engine, Prediction};
-use crate::error::{Error, Result};
+use crate::engine::{Engine, Prediction, PREFETCH_PARAGRAPHS};
+use crate::error::{Error, Location, Result};
 use crate::input::{discover, read_each, Article, Source, UniqueIds};
 use crate::journal::{journal_path, Journal, Outputs};
 use crate::output::{LabelRow, RowFormat, RowWriter};
@@ -351,6 +351,10 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
         // Texts embedded for the label set's prototypes are not the run's.
         let before = self.engine.embedded();
         let mut ordinal = 0usize;
+        // Articles read but not yet labelled: labelled together once they
+        // hold enough paragraphs, and before anything else is reported, so
+        // the order of rows and messages is that of the inputs.
+        let mut pending: Vec<Article> = Vec::new();
         for ((source, &count), unreadable) in inputs.sources.iter().zip(&inputs.counts).zip(&inputs.unreadable) {
             let base = ordinal;
             ordinal += count;
@@ -362,6 +366,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 continue;
             }
             if let Some(reason) = unreadable {
+                self.flush(&mut pending, sink, observer)?;
                 self.skip(source.path.display().to_string(), overlap.len(), reason.clone(), None);
                 observer.advanced(overlap.len() as u64);
                 continue;
@@ -369,6 +374,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
             let entries = match read_each(source) {
                 Ok(entries) => entries,
                 Err(err) if self.plan.keep_going => {
+                    self.flush(&mut pending, sink, observer)?;
                     self.skip(source.path.display().to_string(), overlap.len(), err.to_string(), Some(observer));
                     observer.advanced(overlap.len() as u64);
                     continue;
@@ -386,20 +392,21 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 if !source.is_stdin() && !self.range.contains(&(base + k)) {
                     continue;
                 }
-                match entry {
-                    Ok(article) => self.article(&article, sink, observer)?,
-                    // Reported when the inputs were checked (standard input: now).
-                    Err(err) if self.plan.keep_going => {
-                        match source.is_stdin() {
-                            true => self.skip(location.to_string(), 1, err.to_string(), Some(observer)),
-                            false => self.skip(location.to_string(), 1, err.to_string(), None),
-                        }
-                        observer.advanced(1);
+                let article = match entry {
+                    Ok(article) => article,
+                    Err(err) => {
+                        self.flush(&mut pending, sink, observer)?;
+                        self.bad_entry(source, location, err, observer)?;
+                        continue;
                     }
-                    Err(err) => return Err(stopped(err)),
+                };
+                pending.push(article);
+                if pending.iter().map(|a| a.paragraphs.len()).sum::<usize>() >= PREFETCH_PARAGRAPHS {
+                    self.flush(&mut pending, sink, observer)?;
                 }
             }
         }
+        self.flush(&mut pending, sink, observer)?;
         if self.outcome.resumed < self.done.len() {
             return Err(Error::Usage(format!(
                 "the journal holds {} articles but the inputs give only {} of them: the inputs changed since the interrupted run; run without --resume to start over",
@@ -410,6 +417,35 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
         let after = self.engine.embedded();
         self.outcome.embedded = (after.0 - before.0, after.1 - before.1);
         Ok(self.outcome)
+    }
+
+    /// Labels the pending articles, embedding them together first.
+    fn flush(&mut self, pending: &mut Vec<Article>, sink: &mut dyn RowSink, observer: &mut dyn Observer) -> Result<()> {
+        // Articles an interrupted run already did are skipped, not embedded.
+        let resuming = self.done.len().saturating_sub(self.outcome.resumed);
+        let ahead: Vec<&Article> = pending.iter().skip(resuming).collect();
+        if ahead.len() > 1 {
+            self.engine.prefetch(&ahead);
+        }
+        for article in pending.drain(..) {
+            self.article(&article, sink, observer)?;
+        }
+        Ok(())
+    }
+
+    /// A JSONL line that is not an article: skipped with --keep-going (it
+    /// was reported when the inputs were checked; standard input's now),
+    /// else the end of the run.
+    fn bad_entry(&mut self, source: &Source, location: Location, err: Error, observer: &mut dyn Observer) -> Result<()> {
+        if !self.plan.keep_going {
+            return Err(stopped(err));
+        }
+        match source.is_stdin() {
+            true => self.skip(location.to_string(), 1, err.to_string(), Some(observer)),
+            false => self.skip(location.to_string(), 1, err.to_string(), None),
+        }
+        observer.advanced(1);
+        Ok(())
     }
 
     fn skip(&mut self, location: String, articles: usize, reason: String, observer: Option<&mut dyn Observer>) {
