@@ -435,6 +435,17 @@ pub fn rewrite(
         table["scale"] = toml_edit::value(scales);
         table["weights"] = toml_edit::value(numbers(&c.weights));
         table["intercept"] = toml_edit::value(round(c.intercept));
+        if !c.trained_on.is_empty() {
+            let mut fitted: toml_edit::Array = c.trained_on.iter().map(String::as_str).collect();
+            // Eight to a line: 73 articles make ten short lines, not one long one.
+            for (i, value) in fitted.iter_mut().enumerate() {
+                let prefix = if i % 8 == 0 { "\n  " } else { " " };
+                value.decor_mut().set_prefix(prefix);
+            }
+            fitted.set_trailing("\n");
+            fitted.set_trailing_comma(true);
+            table["trained_on"] = toml_edit::value(fitted);
+        }
         if let Some(old) = doc.get("classifier").and_then(|t| t.as_table()) {
             *table.decor_mut() = old.decor().clone();
         }

@@ -208,6 +208,11 @@ pub struct Combiner {
     pub weights: Vec<f32>,
     /// Shared intercept; each label adds its own `bias`.
     pub intercept: f32,
+    /// Fingerprints of the gold articles it was fitted on
+    /// ([`crate::eval::gold::article_fingerprints`]), so that scoring them
+    /// is reported as in-sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trained_on: Vec<String>,
 }
 
 impl Combiner {
@@ -371,6 +376,7 @@ mod tests {
             scale: vec![1.0; FEATURES.len()],
             weights,
             intercept: -5.0,
+            trained_on: Vec::new(),
         }
     }
 

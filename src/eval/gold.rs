@@ -155,6 +155,31 @@ pub fn article_keys(sets: &[GoldSet]) -> Vec<String> {
     sets.iter().flat_map(|s| s.rows.iter().map(move |r| format!("{}/{}", s.name, r.article))).collect()
 }
 
+/// A fingerprint of every row's article: 12 hex digits of the sha256 of
+/// the article's gold paragraphs (number and text, in order). It names an
+/// article by what it says, not by a file or id, so a classifier can record
+/// what it was fitted on and `eval` can tell when a score is in-sample.
+pub fn article_fingerprints(sets: &[GoldSet]) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let keys = article_keys(sets);
+    let rows: Vec<&GoldRow> = sets.iter().flat_map(|s| &s.rows).collect();
+    let mut by_key: std::collections::HashMap<&str, Vec<&GoldRow>> = std::collections::HashMap::new();
+    for (key, row) in keys.iter().zip(&rows) {
+        by_key.entry(key.as_str()).or_default().push(row);
+    }
+    let mut digests: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for (key, mut article) in by_key {
+        article.sort_by_key(|r| r.paragraph);
+        let mut hash = Sha256::new();
+        for r in article {
+            hash.update(format!("{}\n{}\n", r.paragraph, r.text));
+        }
+        let hex: String = hash.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+        digests.insert(key, hex);
+    }
+    keys.iter().map(|k| digests[k.as_str()].clone()).collect()
+}
+
 /// The fold of every row of `sets`: `k` article-grouped folds dealt with
 /// `seed` over [`article_keys`].
 pub fn folds(sets: &[GoldSet], k: usize, seed: u64) -> Vec<usize> {

@@ -40,6 +40,9 @@ pub fn render(report: &Report, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> Strin
         esc(&id.mode),
         esc(&id.date)
     );
+    if let Some(in_sample) = &report.in_sample {
+        let _ = writeln!(h, "<p class=\"warning\"><b>{}</b></p>", esc(&in_sample.sentence()));
+    }
     for set in &report.sets {
         let s = &set.scores;
         let i = &set.intervals;
@@ -103,7 +106,7 @@ pub fn render(report: &Report, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> Strin
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}\
 h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}small{color:#777;font-weight:normal}\
-.meta{color:#666;font-size:.9rem}table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}\
+.meta{color:#666;font-size:.9rem}.warning{background:#fff4e0;border-left:4px solid #b35900;padding:.5rem .8rem}table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}\
 td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:left}th{background:#f6f6f6}\
 tr.avg td{background:#fafafa}.grid{display:flex;flex-wrap:wrap;gap:.5rem}\
 .errors td:nth-child(2){max-width:560px}.fp{color:#b35900}.fn{color:#1f5fa8}svg text{font-size:11px;fill:#333}";

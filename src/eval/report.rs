@@ -119,11 +119,37 @@ pub struct FewShotPoint {
     pub draws: Vec<f64>,
 }
 
+/// How much of the gold the scored classifier was fitted on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InSample {
+    /// Gold articles the classifier was fitted on.
+    pub articles: usize,
+    /// Gold articles scored.
+    pub of_articles: usize,
+    /// Their paragraphs.
+    pub paragraphs: usize,
+    /// Paragraphs scored.
+    pub of_paragraphs: usize,
+}
+
+impl InSample {
+    /// The warning, in words.
+    pub fn sentence(&self) -> String {
+        format!(
+            "in-sample: the label set's classifier was fitted on {} of these {} articles ({} of {} paragraphs), so these scores flatter it; `--cv 5` gives the honest estimate",
+            self.articles, self.of_articles, self.paragraphs, self.of_paragraphs
+        )
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// What was evaluated.
     pub identity: Identity,
+    /// Set when the classifier scored was fitted on some of this gold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_sample: Option<InSample>,
     /// Label ids in order.
     pub labels: Vec<String>,
     /// Groups and their labels.
@@ -214,6 +240,9 @@ impl Report {
         let mut out = String::new();
         let id = &self.identity;
         let _ = writeln!(out, "themes {} · model {} · label set {} ({}) · {}", id.tool_version, id.model, id.label_set, &id.label_set_hash[..12], id.mode);
+        if let Some(in_sample) = &self.in_sample {
+            let _ = writeln!(out, "{}", in_sample.sentence());
+        }
         for set in &self.sets {
             let _ = writeln!(out);
             out.push_str(&table(set, &self.labels));

@@ -11,10 +11,10 @@ use crate::classify::Feature;
 use crate::engine::{Engine, Prediction};
 use crate::error::{Error, Location, Result};
 use crate::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_cv};
-use crate::eval::gold::{article_keys, GoldRow, GoldSet};
+use crate::eval::gold::{article_fingerprints, article_keys, GoldRow, GoldSet};
 use crate::eval::kinds::{kinds, KindInput};
 use crate::eval::matrix::LabelMatrix;
-use crate::eval::report::{
+use crate::eval::report::{InSample, 
     now_utc, AnchorResult, ErrorRow, FewShotPoint, Identity, KindResult, PredictionRow, Report, SetResult,
 };
 use crate::eval::score::{bootstrap, score, Scores};
@@ -112,6 +112,8 @@ struct Scored {
     predictions: Vec<Option<Prediction>>,
     model: (String, String),
     folds: Vec<usize>,
+    /// How much of the gold the scored classifier was fitted on.
+    in_sample: Option<InSample>,
 }
 
 /// Everything one scoring needs to be scored against the gold.
@@ -165,6 +167,7 @@ pub fn run(plan: &EvalPlan, set: &LabelSet, engine: Option<&mut Engine>) -> Resu
             predictions: vec![None; rows.len()],
             model: ("-".to_owned(), "-".to_owned()),
             folds: Vec::new(),
+            in_sample: None,
         },
         (scoring, Some(engine)) => {
             let predictions = engine.predict_gold(&plan.sets)?;
@@ -174,13 +177,30 @@ pub fn run(plan: &EvalPlan, set: &LabelSet, engine: Option<&mut Engine>) -> Resu
                 Scoring::CrossValidated { k, head, examples_per_label } => {
                     cross_validated(&cx, set, predictions, *k, *head, examples_per_label, model)
                 }
-                Scoring::Engine { head } => shipped(engine, predictions, head.as_deref(), model),
+                Scoring::Engine { head } => {
+                    let mut scored = shipped(engine, predictions, head.as_deref(), model);
+                    scored.in_sample = in_sample(&plan.sets, &engine.labels().combiner.trained_on);
+                    scored
+                }
                 Scoring::Predictions(_) => unreachable!("matched above"),
             }
         }
         (_, None) => return Err(Error::Usage("internal error: an eval that runs the classifier needs the model".to_owned())),
     };
     Ok(assemble(&cx, set, &rows, scored))
+}
+
+/// How much of `sets` a classifier fitted on the articles `trained_on`
+/// (fingerprints) has seen; `None` when none of it.
+fn in_sample(sets: &[GoldSet], trained_on: &[String]) -> Option<InSample> {
+    let seen: std::collections::HashSet<&str> = trained_on.iter().map(String::as_str).collect();
+    let keys = article_keys(sets);
+    let prints = article_fingerprints(sets);
+    let articles: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let fitted: std::collections::HashSet<&str> =
+        keys.iter().zip(&prints).filter(|(_, p)| seen.contains(p.as_str())).map(|(k, _)| k.as_str()).collect();
+    let paragraphs = prints.iter().filter(|p| seen.contains(p.as_str())).count();
+    (paragraphs > 0).then(|| InSample { articles: fitted.len(), of_articles: articles.len(), paragraphs, of_paragraphs: prints.len() })
 }
 
 /// The engine's own scores and decisions.
@@ -198,6 +218,7 @@ fn shipped(engine: &Engine, predictions: Vec<Prediction>, head: Option<&Path>, m
         predictions: predictions.into_iter().map(Some).collect(),
         model,
         folds: Vec::new(),
+        in_sample: None,
     }
 }
 
@@ -255,7 +276,7 @@ fn cross_validated(
         (zero_shot, thresholds, format!("cv-{k}"))
     };
     let predictions = predictions.into_iter().map(Some).collect();
-    Scored { scores, thresholds, mode, anchors, few_shot, predictions, model, folds }
+    Scored { scores, thresholds, mode, anchors, few_shot, predictions, model, folds, in_sample: None }
 }
 
 /// Macro-F1 against the examples per label: zero-shot, each N (mean of 3
@@ -304,6 +325,7 @@ fn assemble(cx: &Context, set: &LabelSet, rows: &[(&str, &GoldRow)], scored: Sco
     let (predictions, errors) = row_views(cx, set, rows, &scored, &decided);
     let kinds = kind_results(cx, &predictions, &decided);
     let report = Report {
+        in_sample: scored.in_sample,
         identity: Identity {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             date: now_utc(),
@@ -486,6 +508,38 @@ mod tests {
         let mut engine = Engine::new(&fake, None, &set, None).unwrap();
         let plan = EvalPlan::new(vec![gold("s"), gold("t")], scoring, 13, 100, vec!["en".to_owned()]).unwrap();
         run(&plan, &set, Some(&mut engine)).unwrap()
+    }
+
+    #[test]
+    fn scoring_gold_the_classifier_was_fitted_on_says_it_is_in_sample() {
+        let fake = FakeEmbedder::new();
+        let set = LabelSet::builtin().unwrap();
+        let (combiner, _, _) = {
+            let mut engine = Engine::new(&fake, None, &set, None).unwrap();
+            crate::job::learn::train_combiner(&mut engine, &[gold("s")]).unwrap()
+        };
+        assert_eq!(combiner.trained_on.len(), 6, "one fingerprint per article");
+        let mut fitted = set.clone();
+        fitted.classifier = Some(combiner);
+        let score = |sets: Vec<GoldSet>| {
+            let mut engine = Engine::new(&fake, None, &fitted, None).unwrap();
+            let plan = EvalPlan::new(sets, Scoring::Engine { head: None }, 13, 100, vec!["en".to_owned()]).unwrap();
+            run(&plan, &fitted, Some(&mut engine)).unwrap().report
+        };
+        let seen = score(vec![gold("s")]);
+        assert_eq!(seen.in_sample, Some(InSample { articles: 6, of_articles: 6, paragraphs: 12, of_paragraphs: 12 }));
+        assert!(seen.to_text(false).contains("in-sample: the label set's classifier was fitted on 6 of these 6 articles"));
+        // The same articles under other ids are still the articles fitted on;
+        // other text is not.
+        let mut other = gold("u");
+        for row in other.rows.iter_mut().filter(|r| r.article != "u0") {
+            row.text.push_str(" It was reported on Monday.");
+        }
+        let partly = score(vec![other]);
+        assert_eq!(partly.in_sample, Some(InSample { articles: 1, of_articles: 6, paragraphs: 2, of_paragraphs: 12 }));
+        let mut unseen = gold("v");
+        unseen.rows.iter_mut().for_each(|r| r.text.push_str(" Officials said so."));
+        assert!(score(vec![unseen]).in_sample.is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::classify::Combiner;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::eval::calibrate::{calibrate as fit_thresholds, Calibration};
-use crate::eval::gold::{article_keys, GoldSet};
+use crate::eval::gold::{article_fingerprints, article_keys, GoldSet};
 use crate::eval::matrix::LabelMatrix;
 use crate::learn::head::{fit_heads, HeadOptions};
 use crate::learn::{fit, FitOptions};
@@ -28,7 +28,9 @@ pub fn train_combiner(engine: &mut Engine, sets: &[GoldSet]) -> Result<(Combiner
     let predictions = engine.predict_gold(sets)?;
     let gold = gold_matrix(engine, sets)?;
     let features: Vec<Vec<Vec<f32>>> = predictions.into_iter().map(|p| p.features).collect();
-    let (combiner, biases) = fit(&features, &gold.rows, FitOptions::default());
+    let (mut combiner, biases) = fit(&features, &gold.rows, FitOptions::default());
+    let fitted_on: std::collections::BTreeSet<String> = article_fingerprints(sets).into_iter().collect();
+    combiner.trained_on = fitted_on.into_iter().collect();
     let biases = gold.ids.iter().cloned().zip(biases).collect();
     Ok((combiner, biases, gold.len()))
 }

@@ -87,6 +87,7 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
         scale: moments.scale,
         weights: theta[..nf].to_vec(),
         intercept: theta[nf + labels],
+        trained_on: Vec::new(),
     };
     (combiner, theta[nf..nf + labels].to_vec())
 }
