@@ -113,4 +113,19 @@ mod tests {
         let ar = "أعلنت فيتنام والولايات المتحدة عن شراكة استراتيجية شاملة جديدة في مجال أشباه الموصلات والتجارة";
         assert_eq!(uncovered_language(ar, &en).as_deref(), Some("ar"), "two letters, as for every language");
     }
+
+    #[test]
+    fn short_english_headlines_full_of_acronyms_are_not_flagged() {
+        let en = vec!["en".to_owned()];
+        for headline in [
+            "US, ASEAN back UNCLOS at ADMM+ meet",
+            "VN-US CSP: FDI, ODA up; IUU, MIA talks",
+            "PM meets AmCham, USABC execs in HCMC",
+            "Nvidia, TSMC eye VN chip FDI",
+            "DPAA, VNOSMP: MIA search in Quang Tri",
+        ] {
+            assert_eq!(uncovered_language(headline, &en), None, "{headline:?}");
+        }
+        assert_eq!(uncovered_language("Hà Nội và Washington nâng cấp quan hệ", &en).as_deref(), Some("vi"));
+    }
 }
