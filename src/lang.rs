@@ -10,12 +10,15 @@ pub fn uncovered_language(text: &str, covered: &[String]) -> Option<String> {
     if covered.is_empty() {
         return None;
     }
-    let info = whatlang::detect(text)?;
-    if !info.is_reliable() {
-        return None;
-    }
-    let code = iso639_1(info.lang());
+    let code = detected_language(text)?;
     (!covered.iter().any(|c| c == &code)).then_some(code)
+}
+
+/// The paragraph's language (ISO 639-1 where one exists) when it is
+/// reliably detected; `None` when unsure (short or mixed text).
+pub fn detected_language(text: &str) -> Option<String> {
+    let info = whatlang::detect(text)?;
+    info.is_reliable().then(|| iso639_1(info.lang()))
 }
 
 /// The two-letter ISO 639-1 code of every language whatlang detects, so

@@ -1,6 +1,7 @@
 //! Kinds of paragraph, for the error study: F1 is reported separately for
 //! headlines, page furniture, list-heavy, long, context-dependent and
-//! non-English paragraphs, since each fails in its own way.
+//! non-English paragraphs, since each fails in its own way; and by the
+//! language detected, so each language's rows are scored beside the others.
 
 /// What the kind rules look at for one paragraph.
 pub struct KindInput<'a> {
@@ -15,6 +16,8 @@ pub struct KindInput<'a> {
     pub context_dependent: bool,
     /// Its language, when the model does not cover it.
     pub uncovered_language: Option<String>,
+    /// The language detected, when reliably ([`crate::lang::detected_language`]).
+    pub language: Option<String>,
 }
 
 /// The kinds a paragraph belongs to (possibly none).
@@ -39,6 +42,11 @@ pub fn kinds(p: &KindInput) -> Vec<String> {
     if p.uncovered_language.is_some() {
         out.push("non-English".to_owned());
     }
+    // Every language reliably detected, so rows in each are scored side by
+    // side (`language:en` beside `language:vi`), whatever the model reads.
+    if let Some(code) = &p.language {
+        out.push(format!("language:{code}"));
+    }
     out
 }
 
@@ -48,7 +56,7 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_rules() {
-        let p = KindInput { paragraph: 1, text: "Related News", tokens: 4, context_dependent: false, uncovered_language: None };
+        let p = KindInput { paragraph: 1, text: "Related News", tokens: 4, context_dependent: false, uncovered_language: None, language: None };
         assert_eq!(kinds(&p), vec!["headline", "short"]);
         let p = KindInput {
             paragraph: 3,
@@ -56,7 +64,8 @@ mod tests {
             tokens: 200,
             context_dependent: true,
             uncovered_language: Some("vi".into()),
+            language: Some("vi".into()),
         };
-        assert_eq!(kinds(&p), vec!["list-heavy", "long", "context-dependent", "non-English"]);
+        assert_eq!(kinds(&p), vec!["list-heavy", "long", "context-dependent", "non-English", "language:vi"]);
     }
 }

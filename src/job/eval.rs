@@ -377,6 +377,7 @@ fn row_views(
             tokens: p.map_or(0, |p| p.tokens),
             context_dependent: p.is_some_and(|p| context_dependent(row, p, set)),
             uncovered_language: crate::lang::uncovered_language(&row.text, &cx.plan.languages),
+            language: crate::lang::detected_language(&row.text),
         });
         let (gold, labels) = (cx.gold.set(i), decided.set(i));
         let with_score = |l: &String| (l.clone(), score_map.get(l).copied().unwrap_or(0.0));
