@@ -38,10 +38,8 @@ pub struct ModelArgs {
     #[arg(long, default_value = "f32", value_parser = clap::builder::PossibleValuesParser::new(["f32", "bf16", "f16"]))]
     pub dtype: String,
 
-    /// Upper bound on padded word pieces per forward pass. Default: on the
-    /// CPU, as many as keep a layer's widest activation within half the L3
-    /// cache (about 1,400 for all-MiniLM-L6-v2 on a 16 MiB L3; bigger
-    /// batches spill it and run slower); on CUDA, 8192.
+    /// Upper bound on padded word pieces per pass (default: on the CPU, sized
+    /// to half the L3 cache, about 1,400 for all-MiniLM-L6-v2; on CUDA, 8192).
     #[arg(long, hide_short_help = true)]
     pub batch_tokens: Option<usize>,
 }

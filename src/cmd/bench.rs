@@ -12,10 +12,8 @@ use super::{args::LabelArgs, args::ModelArgs, Global};
 /// of the embedding kernel (--corpus) or of the whole labelling job (--job).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Kernel mode: a file with one paragraph per line (blank lines skipped).
-    /// After a warm-up on 64 paragraphs, one call embedding every paragraph
-    /// once, truncated at the model's window as sentence-transformers does,
-    /// is timed.
+    /// Kernel mode: one paragraph per line (blank lines skipped); after a
+    /// warm-up, embedding each once, truncated as sentence-transformers does.
     #[arg(long, required_unless_present = "job", conflicts_with = "job")]
     corpus: Option<PathBuf>,
     /// Job mode: `themes label --no-cache INPUTS` is timed, from reading the
