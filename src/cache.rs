@@ -131,10 +131,15 @@ impl Cache {
     }
 }
 
-/// What a prefetched passage is found by: its text and its spans.
-fn ahead_key(passage: &Passage) -> (bool, String) {
+/// What a passage is cached and found by: whether it has spans, and a
+/// plain text's own text, or a passage's span ranges and text together,
+/// since its span vectors depend on both.
+fn passage_key(passage: &Passage) -> (bool, String) {
+    if passage.spans.is_empty() {
+        return (false, passage.text.to_owned());
+    }
     let ranges: Vec<String> = passage.spans.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
-    (passage.spans.is_empty(), format!("{}\0{}", ranges.join(","), passage.text))
+    (true, format!("{}\0{}", ranges.join(","), passage.text))
 }
 
 /// A cache error; `damaged` when SQLite says the file is corrupt or not a
@@ -232,7 +237,7 @@ impl<'a> CachedEmbedder<'a> {
         self.ahead.clear();
         let embedded = self.embed_passages(passages)?;
         for (passage, e) in passages.iter().zip(embedded) {
-            self.ahead.insert(ahead_key(passage), e);
+            self.ahead.insert(passage_key(passage), e);
         }
         Ok(())
     }
@@ -245,30 +250,19 @@ impl<'a> CachedEmbedder<'a> {
         let plain_key = self.key();
         let spans_key = format!("{plain_key}|spans");
         let dim = self.embedder.dim();
-        let keys: Vec<(&str, String)> = passages
-            .iter()
-            .map(|p| {
-                if p.spans.is_empty() {
-                    (plain_key.as_str(), p.text.to_owned())
-                } else {
-                    let ranges: Vec<String> = p.spans.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
-                    (spans_key.as_str(), format!("{}\0{}", ranges.join(","), p.text))
-                }
-            })
-            .collect();
+        let model_key = |with_spans: bool| if with_spans { spans_key.as_str() } else { plain_key.as_str() };
+        let keys: Vec<(bool, String)> = passages.iter().map(passage_key).collect();
         let mut out: Vec<Option<Embedded>> = vec![None; passages.len()];
         let mut missing: Vec<usize> = Vec::new();
         // The same passage twice in one call is embedded once.
-        let mut first_of: HashMap<&(&str, String), usize> = HashMap::new();
+        let mut first_of: HashMap<&(bool, String), usize> = HashMap::new();
         for (i, key) in keys.iter().enumerate() {
-            if !self.ahead.is_empty() {
-                if let Some(e) = self.ahead.get(&ahead_key(&passages[i])) {
-                    out[i] = Some(e.clone());
-                    continue;
-                }
+            if let Some(e) = self.ahead.get(key) {
+                out[i] = Some(e.clone());
+                continue;
             }
             let hit = match &self.cache {
-                Some(cache) => cache.get(key.0, &key.1, dim, passages[i].spans.len()),
+                Some(cache) => cache.get(model_key(key.0), &key.1, dim, passages[i].spans.len()),
                 None => Ok(None),
             };
             match hit {
@@ -290,17 +284,17 @@ impl<'a> CachedEmbedder<'a> {
             let computed = self.embedder.embed_passages(&batch, self.long)?;
             self.computed += computed.len();
             if let Some(cache) = &mut self.cache {
-                for model in [plain_key.as_str(), spans_key.as_str()] {
+                for with_spans in [false, true] {
                     let items: Vec<(&str, &Embedded)> = missing
                         .iter()
                         .zip(&computed)
-                        .filter(|(&i, _)| keys[i].0 == model)
+                        .filter(|(&i, _)| keys[i].0 == with_spans)
                         .map(|(&i, e)| (keys[i].1.as_str(), e))
                         .collect();
                     if items.is_empty() {
                         continue;
                     }
-                    if let Err(err) = cache.put_many(model, &items) {
+                    if let Err(err) = cache.put_many(model_key(with_spans), &items) {
                         self.give_up_cache(&err);
                         break;
                     }

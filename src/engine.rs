@@ -143,13 +143,20 @@ impl ArticleTexts {
 /// memory stays flat.
 pub const PREFETCH_PARAGRAPHS: usize = 96;
 
-/// The articles from the start of `rest` that make one prefetch group: up to
-/// [`PREFETCH_PARAGRAPHS`] paragraphs (at least one article).
-pub fn prefetch_group<'x>(rest: impl Iterator<Item = &'x Article>) -> Vec<&'x Article> {
+/// Whether an article of `next` paragraphs joins a prefetch group of
+/// `articles` articles holding `held` paragraphs: a group holds up to
+/// [`PREFETCH_PARAGRAPHS`] paragraphs, and at least one article. The one
+/// rule for [`prefetch_group`] and for `job::label`, which groups as it reads.
+pub fn joins_group(articles: usize, held: usize, next: usize) -> bool {
+    articles == 0 || held + next <= PREFETCH_PARAGRAPHS
+}
+
+/// The articles from the start of `rest` that make one prefetch group.
+fn prefetch_group<'x>(rest: impl Iterator<Item = &'x Article>) -> Vec<&'x Article> {
     let mut group = Vec::new();
     let mut paragraphs = 0;
     for article in rest {
-        if !group.is_empty() && paragraphs + article.paragraphs.len() > PREFETCH_PARAGRAPHS {
+        if !joins_group(group.len(), paragraphs, article.paragraphs.len()) {
             break;
         }
         paragraphs += article.paragraphs.len();
@@ -243,11 +250,36 @@ impl<'a> Engine<'a> {
     /// alone fills only part of a batch. Results never change; a failure
     /// here is left for [`Engine::label`] to meet and report for its article.
     pub fn prefetch(&mut self, articles: &[&Article]) {
+        // One article is embedded by its own `label` call just as well.
+        if articles.len() < 2 {
+            return;
+        }
         let prepared: Vec<ArticleTexts> = articles.iter().map(|a| ArticleTexts::new(a)).collect();
         let passages: Vec<Passage> = prepared.iter().flat_map(ArticleTexts::passages).collect();
         if let Err(err) = self.embedder.prefetch(&passages) {
             tracing::debug!("prefetching {} articles failed ({err}); labelling them one by one", articles.len());
         }
+    }
+
+    /// Labels `articles` in order, small ones embedded together ahead of
+    /// their turn ([`prefetch_group`]); `each` gets every article with its
+    /// predictions, or the error labelling it met.
+    pub fn label_all(
+        &mut self,
+        articles: &[Article],
+        mut each: impl FnMut(&Article, Result<Vec<Prediction>>) -> Result<()>,
+    ) -> Result<()> {
+        let mut group_end = 0;
+        for (i, article) in articles.iter().enumerate() {
+            if i == group_end {
+                let group = prefetch_group(articles[i..].iter());
+                group_end = i + group.len();
+                self.prefetch(&group);
+            }
+            let predictions = self.label(article);
+            each(article, predictions)?;
+        }
+        Ok(())
     }
 
     /// Embeds, scores and decides one article.
@@ -261,18 +293,12 @@ impl<'a> Engine<'a> {
         let mut out = Vec::new();
         for set in sets {
             let mut by_key = std::collections::HashMap::new();
-            let all = articles(&set.rows, &set.path);
-            let mut group_end = 0;
-            for (i, article) in all.iter().enumerate() {
-                if i == group_end {
-                    let group = prefetch_group(all[i..].iter());
-                    group_end = i + group.len();
-                    self.prefetch(&group);
-                }
-                for p in self.label(article)? {
+            self.label_all(&articles(&set.rows, &set.path), |article, predictions| {
+                for p in predictions? {
                     by_key.insert((article.id.clone(), p.paragraph), p);
                 }
-            }
+                Ok(())
+            })?;
             for r in &set.rows {
                 let p = by_key.remove(&(r.article.clone(), r.paragraph)).ok_or_else(|| {
                     Error::Usage(format!("{}: no prediction for {} paragraph {}", set.path.display(), r.article, r.paragraph))

@@ -9,9 +9,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::embed::{Embedder, LongText};
-use crate::engine::{prefetch_group, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, Location, Result};
-use crate::input::{normalize, read_all, Article};
+use crate::input::{normalize, read_all};
 use crate::labels::LabelSet;
 
 /// The corpus's paragraphs: one per non-blank line, trimmed and normalized.
@@ -115,29 +115,19 @@ pub fn job(embedder: &Embedder, plan: &JobPlan) -> Result<JobTiming> {
         let articles = read_all(&plan.inputs)?;
         let mut engine = Engine::new(embedder, None, plan.set, None)?;
         let label_texts = engine.embedded().0;
-        let mut group_end = 0;
-        for (i, article) in articles.iter().enumerate() {
-            // Small articles embedded together, as `themes label` does.
-            if i == group_end {
-                let group = prefetch_group(articles[i..].iter());
-                group_end = i + group.len();
-                if group.len() > 1 {
-                    engine.prefetch(&group);
-                }
-            }
-            let predictions = label(&mut engine, article)?;
+        // Small articles embedded together, as `themes label` does.
+        engine.label_all(&articles, |article, predictions| {
+            let predictions =
+                predictions.map_err(|e| e.context(format!("labelling article {} ({})", article.id, article.source)))?;
             for row in super::label::rows(article, &predictions, &ids, &plan.languages, &mut warned) {
                 std::hint::black_box(serde_json::to_vec(&row).map_err(|e| Error::io("-", e.into()))?);
             }
-        }
+            Ok(())
+        })?;
         best.seconds = best.seconds.min(start.elapsed().as_secs_f64());
         (best.label_texts, best.texts) = (label_texts, engine.embedded().0 - label_texts);
     }
     Ok(best)
-}
-
-fn label(engine: &mut Engine, article: &Article) -> Result<Vec<crate::engine::Prediction>> {
-    engine.label(article).map_err(|e| e.context(format!("labelling article {} ({})", article.id, article.source)))
 }
 
 /// One benchmark's JSON line: sentence-transformers' keys (system, device,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Engine, Prediction, PREFETCH_PARAGRAPHS};
+use crate::engine::{joins_group, Engine, Prediction};
 use crate::error::{Error, Location, Result};
 use crate::input::{discover, read_each, Article, Source, UniqueIds};
 use crate::journal::{journal_path, Journal, Outputs};
@@ -400,10 +400,11 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                         continue;
                     }
                 };
-                pending.push(article);
-                if pending.iter().map(|a| a.paragraphs.len()).sum::<usize>() >= PREFETCH_PARAGRAPHS {
+                let held = pending.iter().map(|a| a.paragraphs.len()).sum();
+                if !joins_group(pending.len(), held, article.paragraphs.len()) {
                     self.flush(&mut pending, sink, observer)?;
                 }
+                pending.push(article);
             }
         }
         self.flush(&mut pending, sink, observer)?;
@@ -424,9 +425,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
         // Articles an interrupted run already did are skipped, not embedded.
         let resuming = self.done.len().saturating_sub(self.outcome.resumed);
         let ahead: Vec<&Article> = pending.iter().skip(resuming).collect();
-        if ahead.len() > 1 {
-            self.engine.prefetch(&ahead);
-        }
+        self.engine.prefetch(&ahead);
         for article in pending.drain(..) {
             self.article(&article, sink, observer)?;
         }
