@@ -43,6 +43,9 @@ enum Command {
     Train(cmd::train::Args),
     /// Rank unlabelled paragraphs for a label: which to hand-label first.
     Suggest(cmd::suggest::Args),
+    /// Fold reviewed suggestions into gold files.
+    #[command(subcommand)]
+    Gold(cmd::gold::Command),
     /// Check a label set (and gold) for confusable, unused or missing labels.
     #[command(subcommand)]
     Labels(cmd::labels::Command),
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => cmd::calibrate::run(args, &global),
         Command::Train(args) => cmd::train::run(args, &global),
         Command::Suggest(args) => cmd::suggest::run(args, &global),
+        Command::Gold(command) => cmd::gold::run(command, &global),
         Command::Labels(command) => cmd::labels::run(command, &global),
         Command::Bench(args) => cmd::bench::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod embed;
 pub mod eval;
+pub mod gold;
 pub mod label;
 pub mod labels;
 pub mod merge;

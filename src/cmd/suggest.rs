@@ -17,10 +17,11 @@ use super::Global;
 /// head trained with examples of the label, the most uncertain come first
 /// (probability nearest 0.5): those teach the head most.
 ///
-/// Writes a gold-format JSONL template (`themes eval`/`train` read it once
-/// filled in): one row per suggestion, as a one-paragraph article with id
-/// ARTICLE#PARAGRAPH, its `labels` pre-filled with the current decisions.
-/// Check every row: add or remove the label, fix the others.
+/// Writes a review template (JSONL): one row per suggested paragraph, keyed
+/// by its article id and paragraph number, with the label's score in the
+/// article, the labels the classifier gives it, and an empty "status". Set
+/// each status to accept, reject, labels (then edit "labels") or skip, and
+/// fold the file into the gold with `themes gold merge`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The label to find examples for (an id in the label set).
@@ -77,10 +78,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     }
     sink.finish()?;
     let order = if uncertainty { "most uncertain" } else { "most likely" };
-    global.note(&format!("{} paragraphs for {:?}, {order} first; check each row's labels, then train and evaluate:", suggestions.len(), args.label));
+    global.note(&format!("{} paragraphs for {:?}, {order} first; set each row's status, then `themes gold merge`:", suggestions.len(), args.label));
     for s in &suggestions {
-        let short: String = s.row.text.chars().take(70).collect();
-        global.note(&format!("  {:.3}  {:<28} {short}", s.score, s.row.article));
+        let short: String = s.row.text.iter().flat_map(|t| t.chars()).take(64).collect();
+        global.note(&format!("  {:.3}  {:<24} {:>3}  {short}", s.score, s.row.article, s.row.paragraph));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -143,9 +143,71 @@ impl GoldSet {
     }
 }
 
-/// Reads every file in `paths` (see [`GoldSet::read`]).
+/// Reads every file in `paths` (see [`GoldSet::read`]) and refuses gold
+/// that holds a paragraph twice (see [`check_unique`]).
 pub fn read_sets(paths: &[std::path::PathBuf], set: &LabelSet) -> Result<Vec<GoldSet>> {
-    paths.iter().map(|p| GoldSet::read(p, set)).collect()
+    let sets = paths.iter().map(|p| GoldSet::read(p, set)).collect::<Result<Vec<_>>>()?;
+    check_unique(&sets)?;
+    Ok(sets)
+}
+
+/// Refuses a paragraph that is in the gold twice, naming both rows: the
+/// same article and paragraph with the same text in two files (one file
+/// passed twice, or copied into another); or the same text in two articles
+/// when one of them is a one-paragraph article (a suggestion pasted in as
+/// gold: its paragraph would count twice, out of its article's context) or
+/// when their labels differ (the gold contradicts itself). The same text
+/// twice in one article is allowed: captions repeat.
+pub fn check_unique(sets: &[GoldSet]) -> Result<()> {
+    let mut sizes: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+    for (s, set) in sets.iter().enumerate() {
+        for r in &set.rows {
+            *sizes.entry((s, r.article.as_str())).or_default() += 1;
+        }
+    }
+    let mut by_text: std::collections::HashMap<String, (usize, &GoldRow)> = std::collections::HashMap::new();
+    for (s, set) in sets.iter().enumerate() {
+        for r in &set.rows {
+            let text = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let Some(&(t, first)) = by_text.get(&text) else {
+                by_text.insert(text, (s, r));
+                continue;
+            };
+            let same_article = t == s && first.article == r.article;
+            let same_key = first.article == r.article && first.paragraph == r.paragraph;
+            let lone = sizes[&(t, first.article.as_str())] == 1 || sizes[&(s, r.article.as_str())] == 1;
+            let differ = {
+                let (mut a, mut b) = (first.labels.clone(), r.labels.clone());
+                a.sort();
+                b.sort();
+                a != b
+            };
+            if same_article || !(same_key || lone || differ) {
+                continue;
+            }
+            let what = if differ {
+                format!("with other labels ({:?} there, {:?} here)", first.labels, r.labels)
+            } else {
+                "with the same labels".to_owned()
+            };
+            let fix = if lone {
+                "; to add reviewed suggestions to gold, fold them into the gold file with `themes gold merge`"
+            } else {
+                "; pass each gold file once and keep one row per paragraph"
+            };
+            return Err(Error::invalid(
+                Location::line(&set.path, r.line),
+                format!(
+                    "this paragraph is already in the gold at {}:{} (article {:?} paragraph {}) {what}{fix}",
+                    sets[t].path.display(),
+                    first.line,
+                    first.article,
+                    first.paragraph
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The article key of every row of `sets`, in order: `SET/ARTICLE`. The
@@ -232,6 +294,39 @@ mod tests {
         let gap = r#"{"article": "a", "paragraph": 2, "text": "t", "labels": []}"#;
         let e = parse(&format!("{ROW}\n{gap}\n{}", gap.replace("\"paragraph\": 2", "\"paragraph\": 4"))).unwrap_err();
         assert!(e.to_string().contains("paragraph 3 is missing"), "{e}");
+    }
+
+    fn set_of(name: &str, text: &str) -> GoldSet {
+        GoldSet { name: name.into(), path: format!("{name}.jsonl").into(), rows: parse(text).unwrap() }
+    }
+
+    #[test]
+    fn a_paragraph_in_the_gold_twice_is_refused_naming_both_rows() {
+        let two = |a: &str, labels: &str| {
+            format!(
+                "{{\"article\": \"{a}\", \"paragraph\": 1, \"text\": \"Same words.\", \"labels\": {labels}}}\n{{\"article\": \"{a}\", \"paragraph\": 2, \"text\": \"Other {a}.\", \"labels\": []}}"
+            )
+        };
+        let dev = set_of("dev", &two("026", r#"["asean"]"#));
+        // The same file twice.
+        let e = check_unique(&[dev.clone(), dev.clone()]).unwrap_err().to_string();
+        assert!(e.starts_with("dev.jsonl:1: this paragraph is already in the gold at dev.jsonl:1"), "{e}");
+        assert!(e.contains("same labels") && e.contains("each gold file once"), "{e}");
+        // A suggestion pasted in as a one-paragraph article.
+        let pasted = set_of("s", r#"{"article": "026#1", "paragraph": 1, "text": "Same  words.", "labels": ["asean", "mekong"]}"#);
+        let e = check_unique(&[dev.clone(), pasted]).unwrap_err().to_string();
+        assert!(e.starts_with("s.jsonl:1: this paragraph is already in the gold at dev.jsonl:1 (article \"026\" paragraph 1)"), "{e}");
+        assert!(e.contains(r#"(["asean"] there, ["asean", "mekong"] here)"#) && e.contains("themes gold merge"), "{e}");
+        // Two articles that say the same thing differently labelled.
+        let other = set_of("train", &two("105", r#"["war_legacy"]"#));
+        let e = check_unique(&[dev.clone(), other]).unwrap_err().to_string();
+        assert!(e.starts_with("train.jsonl:1:") && e.contains("other labels"), "{e}");
+        // Allowed: the same text with the same labels in two whole articles,
+        // repeated captions inside one article.
+        check_unique(&[dev.clone(), set_of("train", &two("105", r#"["asean"]"#))]).unwrap();
+        let captions = r#"{"article": "a", "paragraph": 1, "text": "Photo: x", "labels": []}
+{"article": "a", "paragraph": 2, "text": "Photo: x", "labels": []}"#;
+        check_unique(&[set_of("c", captions)]).unwrap();
     }
 
     #[test]

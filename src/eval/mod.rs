@@ -10,3 +10,4 @@ pub mod kinds;
 pub mod html;
 pub mod calibrate;
 pub mod matrix;
+pub mod review;

@@ -4,22 +4,24 @@ use std::collections::HashSet;
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::eval::gold::GoldRow;
+use crate::eval::review::{Review, Status};
 use crate::input::Article;
 
-/// One suggested paragraph, as a gold-format row, with its score.
+/// One suggested paragraph: the review row to fill in, and its score.
 #[derive(Debug, Clone)]
 pub struct Suggestion {
-    /// The row to check and fill in.
-    pub row: GoldRow,
-    /// The label's score.
+    /// The row to review (`themes gold merge` folds it into gold).
+    pub row: Review,
+    /// The label's score, in the paragraph's article.
     pub score: f32,
 }
 
 /// The `n` paragraphs of `articles` most worth labelling for label `j`:
 /// the most likely first, or with a head trained on examples of the label,
 /// the most uncertain (probability nearest 0.5). Paragraphs in `known`
-/// (article, paragraph) are left out.
+/// (article, paragraph) are left out. Every paragraph is scored in its
+/// article, as `label` scores it, and keyed by its real article id and
+/// number, so a reviewed row folds into gold that holds the whole article.
 pub fn suggest(
     engine: &mut Engine,
     articles: &[Article],
@@ -39,14 +41,20 @@ pub fn suggest(
             if known.contains(&(article.id.clone(), p.paragraph)) {
                 continue;
             }
-            let row = GoldRow {
-                article: format!("{}#{}", article.id, p.paragraph),
-                paragraph: 1,
-                text: text.clone(),
+            let score = p.scores[j];
+            let row = Review {
+                article: article.id.clone(),
+                paragraph: p.paragraph,
+                label: Some(id.clone()),
+                score: Some((f64::from(score) * 1e4).round() / 1e4),
+                predicted: Some(p.labels.contains(&j)),
+                status: Status::Todo,
                 labels: p.labels.iter().map(|&k| ids[k].clone()).collect(),
+                source: Some(article.source.to_string()),
+                text: Some(text.clone()),
                 line: 0,
             };
-            candidates.push(Suggestion { row, score: p.scores[j] });
+            candidates.push(Suggestion { row, score });
         }
         advanced();
     }

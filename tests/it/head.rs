@@ -201,8 +201,81 @@ fn the_worked_example_reproduces_the_documented_tables() {
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let doc = std::fs::read_to_string(root().join("docs/extending-labels.md")).unwrap();
     assert!(stdout.contains("| trained head (zero-shot prior) |"), "{stdout}");
+    // A gold paragraph naming the Mekong that nobody judged would be a silent
+    // negative: every one has a decision in the review.
+    let review = std::fs::read_to_string(root().join("docs/examples/mekong/review.jsonl")).unwrap();
+    let mentions = mekong_mentions(&[root().join("data/gold/seeds.jsonl"), shared().join("data/gold/dev.jsonl")]);
+    assert_eq!(mentions.len(), 8, "{mentions:?}");
+    for (article, paragraph) in mentions {
+        let key = format!("\"article\": \"{article}\", \"paragraph\": {paragraph},");
+        assert!(review.contains(&key), "{article} paragraph {paragraph} names the Mekong but has no decision in review.jsonl");
+    }
     for line in stdout.lines().filter(|l| l.starts_with('|')) {
         assert!(doc.contains(line), "docs/extending-labels.md does not quote {line:?}: run the script and update it");
+    }
+}
+
+/// The (article, paragraph) of every gold row that names the Mekong, its
+/// partnership (MUSP) or its initiative (LMI).
+fn mekong_mentions(paths: &[std::path::PathBuf]) -> Vec<(String, usize)> {
+    let names = |text: &str| {
+        let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+        text.to_lowercase().contains("mekong") || words.iter().any(|w| *w == "MUSP" || *w == "LMI")
+    };
+    paths.iter().flat_map(|p| read_gold(p).unwrap()).filter(|r| names(&r.text)).map(|r| (r.article, r.paragraph)).collect()
+}
+
+#[test]
+fn reviewed_suggestions_fold_into_gold_and_pasted_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = root().join("data/gold/seeds.jsonl");
+    let rows = read_gold(&seeds).unwrap();
+    let row = &rows[1];
+    // The old way: the suggestion pasted beside the gold as its own article.
+    let pasted = dir.path().join("pasted.jsonl");
+    let mut labels = row.labels.clone();
+    labels.push("health".into());
+    let line = serde_json::json!({"article": format!("{}#{}", row.article, row.paragraph), "paragraph": 1, "text": row.text, "labels": labels});
+    std::fs::write(&pasted, format!("{line}\n")).unwrap();
+    for command in ["eval", "train"] {
+        let out = dir.path().join(format!("{command}.out"));
+        themes()
+            .env("THEMES_CACHE", dir.path().join("cache"))
+            .args([command, "--gold"])
+            .arg(&seeds)
+            .arg("--gold")
+            .arg(&pasted)
+            .arg(if command == "eval" { "--report" } else { "--out" })
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(contains("pasted.jsonl:1: this paragraph is already in the gold at"))
+            .stderr(contains(format!("seeds.jsonl:2 (article {:?} paragraph 2) with other labels", row.article)))
+            .stderr(contains("themes gold merge"));
+        assert!(!out.exists());
+    }
+    // The same file twice is refused too.
+    themes().args(["eval", "--gold"]).arg(&seeds).arg("--gold").arg(&seeds).assert().code(2).stderr(contains("with the same labels"));
+
+    // The new way: a review keyed by the real paragraph, folded in.
+    let review = dir.path().join("review.jsonl");
+    let todo = serde_json::json!({"article": row.article, "paragraph": row.paragraph, "label": "health", "status": "", "labels": [], "text": row.text});
+    std::fs::write(&review, format!("{todo}\n")).unwrap();
+    let merged = dir.path().join("merged.jsonl");
+    let merge = || {
+        let mut command = themes();
+        command.args(["gold", "merge", "--gold"]).arg(&seeds).arg("--review").arg(&review).arg("--out").arg(&merged);
+        command
+    };
+    merge().assert().code(2).stderr(contains("review.jsonl:1: not reviewed"));
+    assert!(!merged.exists(), "no output from a refused merge");
+    std::fs::write(&review, format!("{}\n", todo.to_string().replace(r#""status":"""#, r#""status":"accept""#))).unwrap();
+    merge().assert().success().stderr(contains("1 accepted, 0 rejected, 0 relabelled, 0 skipped; 1 paragraph changed"));
+    let after = read_gold(&merged).unwrap();
+    assert_eq!(after.len(), rows.len());
+    for (a, b) in after.iter().zip(&rows) {
+        assert_eq!((&a.article, a.paragraph, &a.text), (&b.article, b.paragraph, &b.text));
+        assert_eq!(a.labels, if std::ptr::eq(b, row) { labels.clone() } else { b.labels.clone() });
     }
 }
 

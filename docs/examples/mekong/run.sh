@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The worked example of docs/extending-labels.md, end to end: add a theme,
-# check the set, get suggestions, apply the hand labels, train a head,
+# check the set, get suggestions, fold the reviewed ones into the gold,
+# train a head,
 # evaluate before and after. Prints the before/after table the document
 # quotes. The dev articles are read from ../shared and never copied.
 #
@@ -26,40 +27,18 @@ echo "== 2. suggestions: the 12 paragraphs most likely to be mekong" >&2
 "$THEMES" suggest --quiet --label mekong --labels "$LABELS" --n 12 \
   --out "$WORK/suggestions.jsonl" data/articles "$SHARED"/data/dev/*.txt
 
-echo "== 3. hand labels: $HERE/decisions.tsv applied to the gold" >&2
-python3 - "$HERE/decisions.tsv" "$WORK" data/gold/seeds.jsonl "$SHARED/data/gold/dev.jsonl" <<'PY'
-import json, re, sys
-decisions_path, work, *golds = sys.argv[1:]
-yes, judged = set(), set()
-for line in open(decisions_path, encoding="utf-8"):
-    if line.startswith("#") or not line.strip():
-        continue
-    article, paragraph, answer = line.split("\t")
-    judged.add((article, int(paragraph)))
-    if answer.strip() == "yes":
-        yes.add((article, int(paragraph)))
-# Every suggestion must have been judged by hand.
-for line in open(f"{work}/suggestions.jsonl", encoding="utf-8"):
-    article, paragraph = json.loads(line)["article"].rsplit("#", 1)
-    if (article, int(paragraph)) not in judged:
-        sys.exit(f"suggestion {article}#{paragraph} has no hand label in {decisions_path}")
-rows = []
-for path in golds:
-    for line in open(path, encoding="utf-8"):
-        if line.strip():
-            rows.append(json.loads(line))
-for row in rows:
-    key = (row["article"], row["paragraph"])
-    # A paragraph naming the Mekong that nobody judged would be a silent negative.
-    if re.search(r"mekong|\bMUSP\b|\bLMI\b", row["text"], re.I) and key not in judged:
-        sys.exit(f"{key} names the Mekong but has no hand label")
-    if key in yes:
-        row["labels"].append("mekong")
-with open(f"{work}/gold-mekong.jsonl", "w", encoding="utf-8") as out:
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-print(f"{len(rows)} gold paragraphs, {len(yes)} of them mekong", file=sys.stderr)
-PY
+echo "== 3. hand labels: $HERE/review.jsonl folded into the gold" >&2
+# The reviewed template, without the paragraphs' text (the dev articles stay
+# in ../shared). Every suggestion must have a decision in it.
+keys() { sed -E 's/^\{"article": ?"([^"]*)", ?"paragraph": ?([0-9]+).*/\1 \2/' "$1" | sort; }
+unreviewed=$(comm -23 <(keys "$WORK/suggestions.jsonl") <(keys "$HERE/review.jsonl"))
+if [ -n "$unreviewed" ]; then
+  echo "suggestions without a decision in $HERE/review.jsonl (article paragraph):" >&2
+  echo "$unreviewed" >&2
+  exit 1
+fi
+"$THEMES" gold merge --labels "$LABELS" --gold data/gold/seeds.jsonl --gold "$SHARED/data/gold/dev.jsonl" \
+  --review "$HERE/review.jsonl" --out "$WORK/gold-mekong.jsonl"
 
 echo "== 4. before: zero-shot, grouped 5-fold CV" >&2
 "$THEMES" eval --quiet --labels "$LABELS" --gold "$WORK/gold-mekong.jsonl" --cv 5 \
@@ -71,21 +50,19 @@ echo "== 5. train a head, and its honest estimate (grouped 5-fold CV)" >&2
   --examples-per-label 2,4,8 --report "$WORK/after.json" > "$WORK/after.txt"
 
 echo "== 6. before / after" >&2
-python3 - "$WORK/before.json" "$WORK/after.json" <<'PY'
-import json, sys
-before, after = (json.load(open(p)) for p in sys.argv[1:])
-def pooled(r):
-    return next(s for s in r["sets"] if s["name"] == "pooled") if len(r["sets"]) > 1 else r["sets"][-1]
-b, a = pooled(before)["scores"], pooled(after)["scores"]
-print("| | mekong P | mekong R | mekong F1 | asean F1 | macro-F1 (14) |")
-print("|---|---|---|---|---|---|")
-for name, s in (("zero-shot (description, examples, aliases)", b), ("trained head (zero-shot prior)", a)):
-    m = s["labels"]["mekong"]
-    print(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {s['labels']['asean']['f1']:.3f} | {s['macro_f1']:.3f} |")
-print()
-print("| examples per label | macro-F1 (14) |")
-print("|---|---|")
-for p in after.get("few_shot", []):
-    n = "every training row" if p["examples"] is None else ("0 (zero-shot)" if p["examples"] == 0 else p["examples"])
-    print(f"| {n} | {p['macro_f1']:.3f} |")
-PY
+# Lines of the eval reports: the gold's section (P, R, F1 per label; the
+# macro average's F1 is its fifth field) and the few-shot curve.
+row() {
+  awk -v name="$2" '/^few-shot/ { exit } $1 == "mekong" { p = $2; r = $3; f = $4 } $1 == "asean" { a = $4 }
+    $1 == "macro" && $2 == "avg" { m = $5 } END { printf "| %s | %s | %s | %s | %s | %s |\n", name, p, r, f, a, m }' "$1"
+}
+echo "| | mekong P | mekong R | mekong F1 | asean F1 | macro-F1 (14) |"
+echo "|---|---|---|---|---|---|"
+row "$WORK/before.txt" "zero-shot (description, examples, aliases)"
+row "$WORK/after.txt" "trained head (zero-shot prior)"
+echo
+echo "| examples per label | macro-F1 (14) |"
+echo "|---|---|"
+awk '/^few-shot/ { on = 1; getline; next } on && NF == 0 { exit }
+  on { if ($1 == "0") { n = "0 (zero-shot)"; f = $3 } else if ($1 == "all") { n = "every training row"; f = $2 } else { n = $1; f = $2 }
+       printf "| %s | %s |\n", n, f }' "$WORK/after.txt"
