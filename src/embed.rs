@@ -272,16 +272,19 @@ impl Embedder {
         let config_text = read_file(&config_path)?;
         let raw: serde_json::Value = serde_json::from_str(&config_text)
             .map_err(|e| Error::invalid(Location::line(&config_path, e.line()), e.to_string()))?;
-        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert");
-        if model_type != "bert" {
+        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert").to_owned();
+        if !matches!(model_type.as_str(), "bert" | "roberta" | "xlm-roberta" | "camembert") {
             return Err(Error::model(
                 name,
-                format!("architecture {model_type:?} is not supported; themes runs BERT-family models (model_type \"bert\")"),
+                format!("architecture {model_type:?} is not supported; themes runs BERT and RoBERTa encoders (model_type \"bert\", \"roberta\", \"xlm-roberta\")"),
             ));
         }
+        let mut raw = raw;
+        raw["model_type"] = serde_json::Value::from(model_type);
         let config: BertConfig = serde_json::from_value(raw)
-            .map_err(|e| Error::invalid(Location::file(&config_path), format!("not a BERT config: {e}")))?;
-        let st = SentenceConfig::read(dir, config.max_position_embeddings)?;
+            .map_err(|e| Error::invalid(Location::file(&config_path), format!("not a BERT or RoBERTa config: {e}")))?;
+        let positions = config.max_position_embeddings.saturating_sub(Bert::position_offset(&config));
+        let st = SentenceConfig::read(dir, positions)?;
 
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)

@@ -5,6 +5,11 @@
 //! key and value projections are fused into one product, and weights are
 //! stored pre-transposed.
 //!
+//! RoBERTa-family checkpoints (XLM-RoBERTa: multilingual-e5, LaBSE-like
+//! paraphrase models) are the same encoder with two differences, both taken
+//! from the config: position ids start after the padding index, and there is
+//! one token type.
+//!
 //! A config from serde, `load(vb, &cfg)`, `forward`: nothing else.
 
 use candle_core::{Module, Result, Tensor};
@@ -108,6 +113,8 @@ struct Layer {
 pub struct Bert {
     word: candle_nn::Embedding,
     position: Tensor,
+    /// The first position id: 0 for BERT, `pad_token_id + 1` for RoBERTa.
+    position_offset: usize,
     token_type: Tensor,
     embedding_norm: Norm,
     layers: Vec<Layer>,
@@ -118,9 +125,22 @@ pub struct Bert {
 }
 
 impl Bert {
-    /// Loads the weights (with or without a `bert.` prefix).
+    /// The first position id for a config's architecture: RoBERTa numbers
+    /// positions from the padding index + 1, as its embeddings were trained.
+    pub fn position_offset(cfg: &Config) -> usize {
+        match cfg.model_type.as_deref() {
+            Some("roberta" | "xlm-roberta" | "camembert") => cfg.pad_token_id + 1,
+            _ => 0,
+        }
+    }
+
+    /// Loads the weights (with or without a `bert.` or `roberta.` prefix).
     pub fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") { vb.pp("bert") } else { vb };
+        let prefix = ["bert", "roberta"].into_iter().find(|p| vb.contains_tensor(&format!("{p}.embeddings.word_embeddings.weight")));
+        let vb = match prefix {
+            Some(p) => vb.pp(p),
+            None => vb,
+        };
         let h = cfg.hidden_size;
         let e = vb.pp("embeddings");
         let word = candle_nn::embedding(cfg.vocab_size, h, e.pp("word_embeddings"))?;
@@ -146,6 +166,7 @@ impl Bert {
         Ok(Bert {
             word,
             position,
+            position_offset: Bert::position_offset(cfg),
             token_type,
             embedding_norm,
             layers,
@@ -175,7 +196,7 @@ impl Bert {
         let (batch, len) = input_ids.dims2()?;
         let dtype = self.position.dtype();
         let words = self.word.forward(&input_ids.flatten_all()?)?.reshape((batch, len, self.hidden))?;
-        let extra = self.position.narrow(0, 0, len)?.broadcast_add(&self.token_type.narrow(0, 0, 1)?)?;
+        let extra = self.position.narrow(0, self.position_offset, len)?.broadcast_add(&self.token_type.narrow(0, 0, 1)?)?;
         let x = words.broadcast_add(&extra)?.reshape((batch * len, self.hidden))?;
         let mut x = self.embedding_norm.forward(&x)?;
         // Padding keys get a large negative score before the softmax.
