@@ -11,3 +11,4 @@ mod battery;
 mod head;
 mod fuzz_regressions;
 mod bench;
+mod cli;
