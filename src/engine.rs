@@ -373,6 +373,7 @@ mod tests {
             dim: fake.dim(),
             label_set: set.name.clone(),
             label_set_hash: set.hash(),
+            label_file: None,
             labels: ids.clone(),
             thresholds: ids.iter().map(|id| (id.clone(), 0.5)).collect(),
             examples: Default::default(),

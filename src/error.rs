@@ -148,3 +148,11 @@ impl Error {
         Error::Model { model: model.into(), message: message.into() }
     }
 }
+
+/// Whether `cause` (one link of an error's chain) is a closed pipe: the
+/// reader of standard output went away (`themes label ... | head`), which
+/// is not a failure of the run.
+pub fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let kind = cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind).or_else(|| cause.downcast_ref::<Error>()?.io_kind());
+    kind == Some(std::io::ErrorKind::BrokenPipe)
+}

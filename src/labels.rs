@@ -19,6 +19,22 @@ use crate::error::{Error, Location, Result};
 
 /// The built-in default label set.
 pub const BUILTIN_PATH: &str = "data/labels/vietnam-us.toml";
+/// What [`LabelSet::file_name`] calls the built-in set.
+pub const BUILTIN_NAME: &str = "built-in";
+
+/// The text of a label file (`None`: the built-in set's) as it is, after
+/// checking that it is a valid label set: what `themes labels show` prints.
+pub fn read_text(path: Option<&Path>) -> Result<String> {
+    match path {
+        None => Ok(BUILTIN_TEXT.to_owned()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            LabelSet::parse(&text, path)?;
+            Ok(text)
+        }
+    }
+}
+
 /// The built-in default label set's text.
 pub const BUILTIN_TEXT: &str = include_str!("../data/labels/vietnam-us.toml");
 
@@ -280,6 +296,32 @@ impl LabelSet {
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
+    /// The index of label `id`, or an error that names the closest id and
+    /// says how to add a new label.
+    pub fn require(&self, id: &str) -> Result<usize> {
+        self.index(id).ok_or_else(|| {
+            let hint = self.closest_id(id).map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default();
+            Error::Usage(format!(
+                "label {id:?} is not in the label set {}{hint}; to suggest examples for a new label, add a [[label]] table with its id and description to a copy of the label file (`themes labels show > my.toml`) and pass it with --labels (docs/extending-labels.md)",
+                self.source.display()
+            ))
+        })
+    }
+
+    /// Whether this is the built-in set as shipped (its path and content).
+    pub fn is_builtin(&self) -> bool {
+        self.source == Path::new(BUILTIN_PATH) && LabelSet::builtin().is_ok_and(|b| b.hash() == self.hash())
+    }
+
+    /// How a run names the label file: "built-in" for the shipped set, else
+    /// the file's absolute path (as given when it cannot be resolved).
+    pub fn file_name(&self) -> String {
+        if self.is_builtin() {
+            return BUILTIN_NAME.to_owned();
+        }
+        std::fs::canonicalize(&self.source).unwrap_or_else(|_| self.source.clone()).display().to_string()
+    }
+
     /// Suggests the closest known id for an unknown one.
     pub fn closest_id(&self, unknown: &str) -> Option<&str> {
         self.labels
@@ -324,7 +366,8 @@ fn check_threshold(t: &Spanned<f64>, at: &impl Fn(usize) -> Location) -> Result<
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance in characters (for "did you mean" hints).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

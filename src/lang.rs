@@ -21,6 +21,12 @@ pub fn detected_language(text: &str) -> Option<String> {
     info.is_reliable().then(|| iso639_1(info.lang()))
 }
 
+/// The English name of a language by the code [`detected_language`] gives
+/// ("vi": "Vietnamese"); the code itself when it is not one of them.
+pub fn language_name(code: &str) -> String {
+    whatlang::Lang::all().iter().find(|&&l| iso639_1(l) == code).map_or_else(|| code.to_owned(), |l| l.eng_name().to_owned())
+}
+
 /// The two-letter ISO 639-1 code of every language whatlang detects, so
 /// flags use one code style (`language:vi`, `language:ar`); the three-letter
 /// code is kept only for a language without a two-letter one.

@@ -24,6 +24,7 @@
 //! and prints what the jobs return.
 #![warn(missing_docs)]
 
+pub mod about;
 pub mod error;
 pub mod input;
 pub mod jsonl;
@@ -44,3 +45,12 @@ pub mod job;
 mod fake;
 
 pub use error::{Error, Location, Result};
+
+/// `n` and the noun, plural unless `n` is 1: "1 article", "2 articles"
+/// (the nouns the messages use take a plain `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}

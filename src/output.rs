@@ -43,6 +43,13 @@ impl Sink {
         }
     }
 
+    /// Writes `bytes` whole to `path` (atomically) or standard output.
+    pub fn write_whole(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+        let mut sink = Sink::create(path)?;
+        sink.write_all(bytes)?;
+        sink.finish()
+    }
+
     /// Flushes and, for a file, moves it into place.
     pub fn finish(self) -> Result<()> {
         match self {

@@ -28,6 +28,11 @@ pub struct HeadInfo {
     pub label_set: String,
     /// The label set's hash (`LabelSet::hash`): the zero-shot prior it wraps.
     pub label_set_hash: String,
+    /// The label file it was trained with (`LabelSet::file_name`: an
+    /// absolute path, or "built-in"); absent in heads made before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_file: Option<String>,
     /// Label ids, in the order of the tensors' rows.
     pub labels: Vec<String>,
     /// Decision threshold per label on the head's probability.
@@ -98,6 +103,16 @@ impl Head {
     /// Assembles a head from fitted labels and the label set's thresholds.
     pub fn new(info: HeadInfo, per_label: Vec<LabelHead>, zero_shot_thresholds: Vec<f32>) -> Head {
         Head { info, per_label, zero_shot_thresholds, digest: String::new() }
+    }
+
+    /// One line per label: its examples and the weight of its zero-shot prior.
+    pub fn describe(&self) -> Vec<String> {
+        let line = |(id, label): (&String, &LabelHead)| {
+            let examples = self.info.examples.get(id).copied().unwrap_or(0);
+            let note = if examples == 0 { "  (no examples: zero-shot decisions kept)" } else { "" };
+            format!("  {id:<20} {examples:>4} examples  prior weight {:.2}{note}", label.prior)
+        };
+        self.info.labels.iter().zip(&self.per_label).map(line).collect()
     }
 
     /// Probabilities per label for one paragraph, from its vector and its

@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use themes::embed::{DeviceSpec, EmbedOptions, Embedder};
+use themes::embed::{DeviceSpec, Embedder};
 use themes::engine::Engine;
 use themes::labels::LabelSet;
-use themes::model::fetch::{resolve, ResolveOptions};
 use themes::model::registry::{Registry, DEFAULT_MODEL};
 
 use super::Global;
@@ -47,16 +46,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Resolves (fetching if needed) and loads the model.
     pub fn load(&self, global: &Global) -> anyhow::Result<Embedder> {
-        let registry = Registry::builtin()?;
-        let mut options = ResolveOptions::from_env();
-        options.quiet = global.quiet;
-        let resolved = resolve(&self.model, &registry, &options)?;
-        let dtype = themes::embed::parse_dtype(&self.dtype)?;
-        let embed_options = EmbedOptions { device: self.device.open()?, dtype, token_budget: self.batch_tokens.unwrap_or(0) };
-        let embedder = Embedder::load(&resolved.dir, &resolved.name, &resolved.revision, &embed_options)
-            .with_context(|| format!("loading model from {}", resolved.dir.display()))?;
-        tracing::info!("model {} ({}) loaded from {}", resolved.name, resolved.revision, resolved.dir.display());
-        Ok(embedder)
+        Ok(themes::model::open(&self.model, self.device, &self.dtype, self.batch_tokens, global.quiet)?)
     }
 
     /// Languages the chosen model covers (see [`Registry::languages_of`]).
@@ -80,14 +70,6 @@ impl LabelArgs {
         Ok(match &self.labels {
             Some(path) => LabelSet::load(path)?,
             None => LabelSet::builtin()?,
-        })
-    }
-
-    /// The label file's text, for commands that write a changed copy of it.
-    pub fn text(&self) -> anyhow::Result<String> {
-        Ok(match &self.labels {
-            Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-            None => themes::labels::BUILTIN_TEXT.to_owned(),
         })
     }
 }

@@ -40,7 +40,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let inputs = args.gold.iter().chain(&args.engine.labels.labels).map(PathBuf::as_path);
     themes::output::check_outputs(&[("--out", Some(args.out.as_path()))], inputs)?;
     let set = args.engine.labels.load()?;
-    let source_text = args.engine.labels.text()?;
+    let source_text = themes::labels::read_text(args.engine.labels.labels.as_deref())?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     let embedder = args.engine.model.load(global)?;
     let mut engine = args.engine.engine(&set, &embedder, None)?;
@@ -48,7 +48,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let ids = set.ids();
     print!("{}", c.table(&ids, &set.thresholds(), args.cv, args.seed));
     let map = ids.iter().cloned().zip(c.thresholds.iter().copied()).collect();
-    let text = themes::labels::rewrite(&source_text, &set.source, Some(&map), None, None)?;
-    themes::labels::write_file(&text, &args.out)?;
+    themes::labels::write_file(&themes::labels::rewrite(&source_text, &set.source, Some(&map), None, None)?, &args.out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde::Serialize;
-use themes::input::{normalize, read_all};
+use themes::input::read_all;
 use themes::output::Sink;
 
 use themes::embed::LongText;
@@ -38,43 +37,14 @@ pub struct Args {
     model: ModelArgs,
 }
 
-#[derive(Serialize)]
-struct Row<'a> {
-    article: &'a str,
-    paragraph: usize,
-    text: &'a str,
-    tokens: usize,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
-    embedding: &'a [f32],
-}
-
-/// Paragraphs embedded per call, so output streams and memory stays flat.
-const CHUNK: usize = 256;
-
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     themes::output::check_outputs(&[("--out", args.out.as_deref())], args.inputs.iter().map(PathBuf::as_path))?;
     let articles = read_all(&args.inputs)?;
     let embedder = args.model.load(global)?;
     let mut sink = Sink::create(args.out.as_deref())?;
-    let paragraphs: Vec<_> = articles.iter().flat_map(|a| a.numbered()).collect();
-    let progress = super::progress_of(paragraphs.len() as u64, "paragraphs", global);
-    for chunk in paragraphs.chunks(CHUNK) {
-        let texts: Vec<String> = chunk.iter().map(|p| normalize(p.text)).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embedded = embedder.embed(&refs, args.long)?;
-        for (p, e) in chunk.iter().zip(&embedded) {
-            sink.write_json_line(&Row {
-                article: p.article,
-                paragraph: p.number,
-                text: p.text,
-                tokens: e.tokens,
-                truncated: e.truncated,
-                embedding: &e.vector,
-            })?;
-        }
-        progress.inc(chunk.len() as u64);
-    }
+    let paragraphs = articles.iter().map(|a| a.paragraphs.len() as u64).sum();
+    let progress = super::progress_of(paragraphs, "paragraphs", global);
+    themes::job::embed::run(&embedder, &articles, args.long, &mut sink, |n| progress.inc(n))?;
     sink.finish()?;
     progress.finish_and_clear();
     Ok(ExitCode::SUCCESS)

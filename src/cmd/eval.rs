@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use themes::job::eval::{EvalOutcome, EvalPlan, Scoring};
 
 use super::args::EngineArgs;
@@ -32,6 +31,10 @@ use super::Global;
 ///
 /// Exit codes: 0 done; 1 --against found a regression; 2 error.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  themes eval --gold data/gold/seeds.jsonl --articles data/articles --errors
+  themes eval --gold seeds.jsonl --gold dev.jsonl --cv 5 --head models/heads/mine --examples-per-label 2,4,8,16 --html r.html
+  themes eval --gold data/gold/seeds.jsonl --against evals/baseline.json   (the regression gate)")]
 pub struct Args {
     /// Gold JSONL file(s) in the labelling guide's format; repeat for several sets.
     #[arg(long, required = true)]
@@ -99,16 +102,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let set = args.engine.labels.load()?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     if !args.articles.is_empty() {
-        let files = themes::input::read_all(&args.articles)?;
-        for gold in &sets {
-            themes::eval::gold::check_text(&gold.rows, &files, &gold.path)?;
-        }
+        themes::eval::gold::check_articles(&sets, &themes::input::read_all(&args.articles)?)?;
     }
-    let scoring = match (&args.predictions, args.cv) {
-        (Some(path), _) => Scoring::Predictions(path.clone()),
-        (None, Some(k)) => Scoring::CrossValidated { k, head: args.head.is_some(), examples_per_label: args.examples_per_label.clone() },
-        (None, None) => Scoring::Engine { head: args.head.clone() },
-    };
+    let scoring = Scoring::choose(args.predictions.clone(), args.cv, args.head.clone(), args.examples_per_label.clone());
     let plan = EvalPlan::new(sets, scoring, args.seed, args.resamples, args.engine.model.languages())?;
     let outcome = if matches!(plan.scoring, Scoring::Predictions(_)) {
         themes::job::eval::run(&plan, &set, None)?
@@ -136,14 +132,9 @@ fn write_reports(args: &Args, outcome: EvalOutcome) -> anyhow::Result<ExitCode> 
         themes::eval::html::write(path, &report, &outcome.scores, &outcome.gold.rows)?;
     }
     if let Some(path) = &args.against {
-        let baseline = themes::eval::report::Report::read_baseline(path).with_context(|| format!("reading baseline {}", path.display()))?;
-        let fell = themes::eval::report::regressions(&report, &baseline);
-        if fell.is_empty() {
-            eprintln!("gate: no metric fell below the 95% interval of {}", path.display());
-        } else {
-            for r in &fell {
-                eprintln!("gate: {} fell to {:.3} (baseline {:.3}, its 95% interval starts at {:.3})", r.metric, r.current, r.baseline, r.baseline_low);
-            }
+        let (passed, lines) = themes::job::eval::gate(&report, path)?;
+        eprintln!("{}", lines.join("\n"));
+        if !passed {
             return Ok(ExitCode::from(1));
         }
     }

@@ -31,6 +31,10 @@ use super::{Global, Progress};
 /// Vectors are cached (THEMES_CACHE or the platform cache folder), so a second
 /// run after editing the label set embeds no paragraph again.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  themes label news.jsonl --format csv --out rows.csv --labels my.toml   (my.toml from `themes labels show`)
+  themes label big/ --out rows.jsonl --resume        (after an interruption)
+  themes label big/ --shard 2/8 --out part2.jsonl    (then: themes merge part*.jsonl --out all.jsonl)")]
 pub struct Args {
     /// Files, folders, or - for standard input.
     #[arg(required = true)]
@@ -81,7 +85,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let inputs = args.inputs.iter().map(PathBuf::as_path).chain(args.engine.labels.labels.as_deref());
     themes::output::check_outputs(&outputs, inputs.chain(args.head.as_deref()))?;
     let set = args.engine.labels.load()?;
-    let mut progress = Progress::messages(global);
+    let mut progress = Progress::new(0, "", global);
     let inputs = InputPlan::count(&args.inputs, args.keep_going, &mut progress)?;
     let out = args.out.clone().map(|path| OutPlan { path, resume: args.resume });
     let plan = LabelPlan::new(inputs, args.shard, args.keep_going, out, args.format, args.summary.clone())?;
@@ -92,6 +96,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let outcome = themes::job::label::run(&plan, &mut engine, &languages, &mut progress)?;
     progress.bar.finish_and_clear();
-    global.note(&outcome.summary(started.elapsed()));
+    global.note(&outcome.summary(started.elapsed(), args.out.as_deref()));
     Ok(if outcome.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,9 +1,10 @@
-//! `themes labels check`: problems in a label set before they cost accuracy.
+//! `themes labels check`: problems in a label set before they cost
+//! accuracy; `themes labels show`: the set's file, to start your own from.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::args::EngineArgs;
+use super::args::{EngineArgs, LabelArgs};
 use super::Global;
 
 /// Label-set commands.
@@ -14,6 +15,10 @@ pub enum Command {
     ///
     /// Exit codes: 0 no warnings; 1 warnings printed; 2 error.
     Check(CheckArgs),
+    /// Print the label file as it is (the built-in set's, or --labels FILE's,
+    /// checked first): `themes labels show > my.toml`, edit it, then pass
+    /// --labels my.toml.
+    Show(LabelArgs),
 }
 
 /// Options of `labels check`.
@@ -32,7 +37,13 @@ pub struct CheckArgs {
 }
 
 pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
-    let Command::Check(args) = command;
+    let args = match command {
+        Command::Check(args) => args,
+        Command::Show(labels) => {
+            themes::output::Sink::write_whole(None, themes::labels::read_text(labels.labels.as_deref())?.as_bytes())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let set = args.engine.labels.load()?;
     let embedder = args.engine.model.load(global)?;
     let engine = args.engine.engine(&set, &embedder, None)?;
@@ -40,6 +51,6 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         println!("warning: {w}");
     }
-    global.note(&format!("{}: {} labels, {} warnings", set.source.display(), set.labels.len(), warnings.len()));
+    global.note(&format!("{}: {}, {}", set.source.display(), themes::count(set.labels.len(), "label"), themes::count(warnings.len(), "warning")));
     Ok(if warnings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -41,13 +41,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     themes::output::check_outputs(&written, args.parts.iter().map(PathBuf::as_path))?;
     let outputs = Outputs { out: &args.out, format: args.format, summary: args.summary.as_deref(), ids: &[] };
     let (totals, skipped) = themes::shard::merge(&args.parts, &outputs)?;
-    let mut reported = std::collections::BTreeSet::new();
-    for s in &skipped {
-        if reported.insert(&s.reason) {
-            eprintln!("skipped by a shard: {}", s.reason);
-        }
-    }
-    let (parts, articles, paragraphs) = (args.parts.len(), totals.articles, totals.paragraphs);
-    global.note(&format!("merged {parts} shards: {articles} articles, {paragraphs} paragraphs; {} files skipped", reported.len()));
+    let reasons: std::collections::BTreeSet<&str> = skipped.iter().map(|s| s.reason.as_str()).collect();
+    reasons.iter().for_each(|reason| eprintln!("skipped by a shard: {reason}"));
+    let (articles, paragraphs) = (themes::count(totals.articles, "article"), themes::count(totals.paragraphs, "paragraph"));
+    let (parts, files) = (themes::count(args.parts.len(), "shard"), themes::count(reasons.len(), "file"));
+    global.note(&format!("merged {parts}: {articles}, {paragraphs}; {files} skipped"));
     Ok(if skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

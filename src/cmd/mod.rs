@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bench;
 pub mod calibrate;
+pub mod docs;
 pub mod embed;
 pub mod eval;
 pub mod gold;
@@ -52,10 +53,7 @@ pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let kind = |c: &(dyn std::error::Error + 'static)| {
-                c.downcast_ref::<std::io::Error>().map(std::io::Error::kind).or_else(|| c.downcast_ref::<themes::Error>()?.io_kind())
-            };
-            if err.chain().any(|c| kind(c) == Some(std::io::ErrorKind::BrokenPipe)) {
+            if err.chain().any(themes::error::is_broken_pipe) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
@@ -64,46 +62,46 @@ pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-/// A progress bar counting `unit`s on stderr, with rate and ETA; a spinner
-/// when `total` is 0 (unknown); hidden when stderr is not a terminal or
-/// `--quiet` is given.
+/// A progress bar counting `unit`s on stderr, with elapsed time and ETA
+/// (and the message, a rate the caller sets); a spinner when `total` is 0
+/// (unknown); hidden when stderr is not a terminal or `--quiet` is given.
 pub fn progress_of(total: u64, unit: &str, global: &Global) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if global.quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    if total == 0 {
-        return indicatif::ProgressBar::new_spinner();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}"))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let (bar, template) = match total {
+        0 => (indicatif::ProgressBar::new_spinner(), format!("{{spinner}} {{pos}} {unit}{{msg}}  {{elapsed}} elapsed")),
+        n => (indicatif::ProgressBar::new(n), format!("{{bar:40}} {{pos}}/{{len}} {unit}{{msg}}  {{elapsed}} elapsed, ETA {{eta}}")),
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
     bar
 }
 
-/// A job's progress and messages drawn on stderr.
+/// A job's progress and messages drawn on stderr: articles on the bar,
+/// paragraphs and paragraphs per second beside it.
 pub struct Progress<'g> {
     /// The bar.
     pub bar: indicatif::ProgressBar,
     global: &'g Global,
+    paragraphs: u64,
+    started: std::time::Instant,
 }
 
 impl<'g> Progress<'g> {
-    /// A bar counting `total` `unit`s.
+    /// A bar counting `total` `unit`s; `unit` "": messages only, no bar
+    /// (work not yet counted).
     pub fn new(total: u64, unit: &str, global: &'g Global) -> Self {
-        Progress { bar: progress_of(total, unit, global), global }
-    }
-
-    /// Messages only, no bar (work not yet counted).
-    pub fn messages(global: &'g Global) -> Self {
-        Progress { bar: indicatif::ProgressBar::hidden(), global }
+        let bar = if unit.is_empty() { indicatif::ProgressBar::hidden() } else { progress_of(total, unit, global) };
+        Progress { bar, global, paragraphs: 0, started: std::time::Instant::now() }
     }
 }
 
 impl themes::job::label::Observer for Progress<'_> {
-    fn advanced(&mut self, articles: u64) {
+    fn advanced(&mut self, articles: u64, paragraphs: u64) {
+        self.paragraphs += paragraphs;
+        let rate = self.paragraphs as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_message(format!(", {} paragraphs, {rate:.0} paragraphs/s", self.paragraphs));
         self.bar.inc(articles);
     }
 
@@ -114,6 +112,12 @@ impl themes::job::label::Observer for Progress<'_> {
     fn note(&mut self, message: &str) {
         if !self.global.quiet {
             self.bar.suspend(|| eprintln!("{message}"));
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        if !self.global.quiet {
+            self.bar.suspend(|| eprintln!("warning: {message}"));
         }
     }
 }

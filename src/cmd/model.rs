@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use themes::model::fetch::{fetch, resolve, verify, ResolveOptions};
+use themes::model::fetch::ResolveOptions;
 use themes::model::registry::{Registry, DEFAULT_MODEL};
 
 use super::Global;
@@ -34,26 +34,11 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
         Command::List => {
             println!("{:<24} {:<44} {:<10} {:<10} STORE", "NAME", "HUB REPO", "REVISION", "LANGUAGES");
             for m in &registry.models {
-                let dir = options.store.join(&m.name);
-                let state = if !dir.is_dir() {
-                    "not fetched".to_owned()
-                } else {
-                    match verify(&dir, m) {
-                        Ok(()) => format!("verified at {}", dir.display()),
-                        Err(e) => format!("BROKEN: {e}"),
-                    }
-                };
+                let state = themes::model::fetch::store_state(m, &options);
                 println!("{:<24} {:<44} {:<10} {:<10} {state}", m.name, m.hub_repo, &m.revision[..m.revision.len().min(8)], m.languages.join(","));
             }
         }
-        Command::Fetch { name } => {
-            let entry = registry
-                .get(&name)
-                .ok_or_else(|| anyhow::anyhow!("{name} is not in the registry; `themes model list` shows the known models"))?;
-            let dir = options.store.join(&entry.name);
-            let resolved = if dir.is_dir() { resolve(&name, &registry, &options)? } else { fetch(entry, &options)? };
-            println!("{}", resolved.dir.display());
-        }
+        Command::Fetch { name } => println!("{}", themes::model::fetch::fetch_named(&name, &registry, &options)?.dir.display()),
     }
     Ok(ExitCode::SUCCESS)
 }

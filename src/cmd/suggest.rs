@@ -23,6 +23,9 @@ use super::Global;
 /// each status to accept, reject, labels (then edit "labels") or skip, and
 /// fold the file into the gold with `themes gold merge`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  themes suggest --label mekong --labels my.toml articles/ --n 20 --out to-label.jsonl
+  themes suggest --label health --head models/heads/mine --gold gold.jsonl articles/   (most uncertain first)")]
 pub struct Args {
     /// The label to find examples for (an id in the label set).
     #[arg(long)]
@@ -54,14 +57,7 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let set = args.engine.labels.load()?;
-    let Some(j) = set.index(&args.label) else {
-        let hint = set.closest_id(&args.label).map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default();
-        anyhow::bail!(
-            "label {:?} is not in the label set {}{hint}; to suggest examples for a new label, add a [[label]] table with its id and description to a copy of the label file and pass it with --labels (docs/extending-labels.md)",
-            args.label,
-            set.source.display()
-        );
-    };
+    let j = set.require(&args.label)?;
     anyhow::ensure!(args.n > 0, "--n must be at least 1");
     let inputs = args.inputs.iter().chain(&args.gold).chain(&args.head).chain(&args.engine.labels.labels);
     themes::output::check_outputs(&[("--out", args.out.as_deref())], inputs.map(PathBuf::as_path))?;
@@ -78,10 +74,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     }
     sink.finish()?;
     let order = if uncertainty { "most uncertain" } else { "most likely" };
-    global.note(&format!("{} paragraphs for {:?}, {order} first; set each row's status, then `themes gold merge`:", suggestions.len(), args.label));
-    for s in &suggestions {
-        let short: String = s.row.text.iter().flat_map(|t| t.chars()).take(64).collect();
-        global.note(&format!("  {:.3}  {:<24} {:>3}  {short}", s.score, s.row.article, s.row.paragraph));
-    }
+    let n = themes::count(suggestions.len(), "paragraph");
+    global.note(&format!("{n} for {:?}, {order} first; set each row's status, then `themes gold merge`:", args.label));
+    global.note(&suggestions.iter().map(themes::job::suggest::Suggestion::line).collect::<Vec<_>>().join("\n"));
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,9 @@ use super::Global;
 /// (with --head for the head, and --examples-per-label for the few-shot
 /// curve).
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  themes train --gold data/gold/seeds.jsonl --out models/heads/seeds      (a head; then label --head)
+  themes labels show > my.toml && themes train --gold my-gold.jsonl --labels my.toml --out my.toml")]
 pub struct Args {
     /// Gold JSONL file(s); all are used.
     #[arg(long, required = true)]
@@ -47,7 +50,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         false => themes::output::refuse_inputs(&[("--out", &args.out)], gold.chain(args.engine.labels.labels.as_deref()))?,
     }
     let set = args.engine.labels.load()?;
-    let source_text = args.engine.labels.text()?;
+    let source_text = themes::labels::read_text(args.engine.labels.labels.as_deref())?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     let embedder = args.engine.model.load(global)?;
     let mut engine = args.engine.engine(&set, &embedder, None)?;
@@ -55,9 +58,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         return train_head(&args, &mut engine, &sets, global);
     }
     let (combiner, biases, paragraphs) = themes::job::learn::train_combiner(&mut engine, &sets)?;
-    let text = themes::labels::rewrite(&source_text, &set.source, None, Some(&biases), Some(&combiner))?;
-    themes::labels::write_file(&text, &args.out)?;
-    global.note(&format!("trained on {paragraphs} paragraphs; weights written to {}", args.out.display()));
+    themes::labels::write_file(&themes::labels::rewrite(&source_text, &set.source, None, Some(&biases), Some(&combiner))?, &args.out)?;
+    global.note(&format!("trained on {}; weights written to {}", themes::count(paragraphs, "paragraph"), args.out.display()));
     for (name, w) in themes::classify::FEATURES.iter().zip(&combiner.weights) {
         global.note(&format!("  {name:<14} {w:+.3}"));
     }
@@ -72,13 +74,9 @@ fn train_head(
 ) -> anyhow::Result<ExitCode> {
     let head = themes::job::learn::train_head(engine, sets)?;
     themes::model::heads::save(&head, &args.out)?;
-    let paragraphs: usize = sets.iter().map(|s| s.rows.len()).sum();
-    global.note(&format!("trained a head on {paragraphs} paragraphs; written to {}", args.out.display()));
-    for (id, label) in head.info.labels.iter().zip(&head.per_label) {
-        let examples = head.info.examples[id];
-        let note = if examples == 0 { "  (no examples: zero-shot decisions kept)" } else { "" };
-        global.note(&format!("  {id:<20} {examples:>4} examples  prior weight {:.2}{note}", label.prior));
-    }
+    let paragraphs = themes::count(sets.iter().map(|s| s.rows.len()).sum(), "paragraph");
+    global.note(&format!("trained a head on {paragraphs}; written to {}", args.out.display()));
+    global.note(&head.describe().join("\n"));
     global.note(&format!("estimate it honestly with: themes eval --gold ... --cv 5 --head {}", args.out.display()));
     Ok(ExitCode::SUCCESS)
 }

@@ -248,6 +248,39 @@ pub fn folds(sets: &[GoldSet], k: usize, seed: u64) -> Vec<usize> {
     crate::learn::grouped_folds(&article_keys(sets), k, seed)
 }
 
+/// Checks gold against the article files it was made from (`eval
+/// --articles`): every article given must be one of the gold's (a file that
+/// matches none is a wrong path or a renamed article, and would otherwise
+/// check nothing), and every gold row's text its paragraph's.
+pub fn check_articles(sets: &[GoldSet], articles: &[Article]) -> Result<()> {
+    let known: BTreeSet<&str> = sets.iter().flat_map(|s| s.rows.iter().map(|r| r.article.as_str())).collect();
+    let unmatched: Vec<String> = articles
+        .iter()
+        .filter(|a| !known.contains(a.id.as_str()))
+        .map(|a| {
+            let near = known.iter().map(|k| (crate::labels::edit_distance(k, &a.id), *k)).min();
+            let hint = near.filter(|(d, _)| *d <= a.id.chars().count().max(3) / 3 + 1).map(|(_, k)| format!("; did you mean {k:?}?"));
+            format!("{:?} ({}{})", a.id, a.source, hint.unwrap_or_default())
+        })
+        .collect();
+    if !unmatched.is_empty() {
+        let gold: Vec<String> = sets.iter().map(|s| s.path.display().to_string()).collect();
+        return Err(Error::Usage(format!(
+            "--articles: {} no gold article in {}: {}; give the files the gold was made from",
+            match unmatched.len() {
+                1 => "1 article matches".to_owned(),
+                n => format!("{n} articles match"),
+            },
+            gold.join(", "),
+            unmatched.join(", ")
+        )));
+    }
+    for gold in sets {
+        check_text(&gold.rows, articles, &gold.path)?;
+    }
+    Ok(())
+}
+
 /// Checks gold text against article files: each gold row's text must be the
 /// article's paragraph with that number.
 pub fn check_text(rows: &[GoldRow], articles: &[Article], path: &Path) -> Result<()> {
@@ -265,7 +298,7 @@ pub fn check_text(rows: &[GoldRow], articles: &[Article], path: &Path) -> Result
             None => {
                 return Err(Error::invalid(
                     Location::line(path, r.line),
-                    format!("{} has only {} paragraphs", article.source, article.paragraphs.len()),
+                    format!("{} has only {}", article.source, crate::count(article.paragraphs.len(), "paragraph")),
                 ))
             }
         }
@@ -343,5 +376,19 @@ mod tests {
         let article = Article { id: "a".into(), source: Location::file("a.txt"), paragraphs: vec!["other".into()] };
         let e = check_text(&rows, &[article], Path::new("g.jsonl")).unwrap_err().to_string();
         assert!(e.contains("g.jsonl:1: text differs from paragraph 1 of a.txt"), "{e}");
+    }
+
+    #[test]
+    fn articles_that_match_no_gold_article_are_named() {
+        let rows = parse(&ROW.replace("\"a\"", "\"000_war_legacy\"")).unwrap();
+        let sets = [GoldSet { name: "g".into(), path: "g.jsonl".into(), rows }];
+        let article = |id: &str| Article { id: id.into(), source: Location::file(format!("{id}.txt")), paragraphs: vec!["t".into()] };
+        assert!(check_articles(&sets, &[article("000_war_legacy")]).is_ok());
+        let e = check_articles(&sets, &[article("000_war_legacy"), article("000_war-legacy"), article("zzz")]).unwrap_err().to_string();
+        assert!(e.starts_with("--articles: 2 articles match no gold article in g.jsonl: "), "{e}");
+        assert!(e.contains(r#""000_war-legacy" (000_war-legacy.txt; did you mean "000_war_legacy"?)"#), "{e}");
+        assert!(e.contains(r#""zzz" (zzz.txt)"#), "a far id gets no hint: {e}");
+        let e = check_articles(&sets, &[article("zzz")]).unwrap_err().to_string();
+        assert!(e.starts_with("--articles: 1 article matches no gold"), "{e}");
     }
 }

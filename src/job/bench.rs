@@ -108,7 +108,7 @@ pub fn job(embedder: &Embedder, plan: &JobPlan) -> Result<JobTiming> {
         tokens += embedder.token_ids(text)?.len().min(embedder.max_seq_length());
     }
     warm_up(embedder, &refs)?;
-    let (ids, mut warned) = (plan.set.ids(), false);
+    let ids = plan.set.ids();
     let mut best = JobTiming { seconds: f64::MAX, articles: articles.len(), paragraphs: refs.len(), tokens, texts: 0, label_texts: 0 };
     for _ in 0..plan.repeat.max(1) {
         let start = Instant::now();
@@ -119,7 +119,7 @@ pub fn job(embedder: &Embedder, plan: &JobPlan) -> Result<JobTiming> {
         engine.label_all(&articles, |article, predictions| {
             let predictions =
                 predictions.map_err(|e| e.context(format!("labelling article {} ({})", article.id, article.source)))?;
-            for row in super::label::rows(article, &predictions, &ids, &plan.languages, &mut warned) {
+            for row in super::label::rows(article, &predictions, &ids, &plan.languages) {
                 std::hint::black_box(serde_json::to_vec(&row).map_err(|e| Error::io("-", e.into()))?);
             }
             Ok(())

@@ -4,7 +4,7 @@
 //! error list, assembled into one [`Report`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::classify::head::margins;
 use crate::classify::Feature;
@@ -469,6 +469,33 @@ fn read_predictions(path: &Path, rows: &[(&str, &GoldRow)], ids: &[String]) -> R
             }
         })
         .collect()
+}
+
+impl Scoring {
+    /// From `eval`'s options: a predictions file wins, then `--cv K` (with
+    /// a head retrained per fold when `head` is given), else the engine.
+    pub fn choose(predictions: Option<PathBuf>, cv: Option<usize>, head: Option<PathBuf>, examples_per_label: Vec<usize>) -> Scoring {
+        match (predictions, cv) {
+            (Some(path), _) => Scoring::Predictions(path),
+            (None, Some(k)) => Scoring::CrossValidated { k, head: head.is_some(), examples_per_label },
+            (None, None) => Scoring::Engine { head },
+        }
+    }
+}
+
+/// The regression gate (`eval --against`): whether no metric of `report`
+/// fell below the 95% interval of the baseline report at `baseline`, with
+/// one line per metric that fell (or one saying none did).
+pub fn gate(report: &Report, baseline: &Path) -> Result<(bool, Vec<String>)> {
+    let base = Report::read_baseline(baseline).map_err(|e| e.context(format!("reading baseline {}", baseline.display())))?;
+    let fell = crate::eval::report::regressions(report, &base);
+    if fell.is_empty() {
+        return Ok((true, vec![format!("gate: no metric fell below the 95% interval of {}", baseline.display())]));
+    }
+    let line = |r: &crate::eval::report::Regression| {
+        format!("gate: {} fell to {:.3} (baseline {:.3}, its 95% interval starts at {:.3})", r.metric, r.current, r.baseline, r.baseline_low)
+    };
+    Ok((false, fell.iter().map(line).collect()))
 }
 
 #[cfg(test)]

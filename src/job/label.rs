@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::engine::{joins_group, Engine, Prediction};
+use crate::count;
 use crate::error::{Error, Location, Result};
 use crate::input::{discover, read_each, Article, Source, UniqueIds};
 use crate::journal::{journal_path, Journal, Outputs};
@@ -18,12 +19,16 @@ use crate::shard::{count_articles, Manifest, ShardSpec, Skipped};
 /// What the run tells its caller as it goes (progress, skipped files,
 /// notes); the CLI draws them, tests record them.
 pub trait Observer {
-    /// `articles` more articles are done (labelled, skipped or resumed).
-    fn advanced(&mut self, articles: u64);
+    /// `articles` more articles are done (labelled, skipped or resumed),
+    /// holding `paragraphs` paragraphs (0 for what was skipped).
+    fn advanced(&mut self, articles: u64, paragraphs: u64);
     /// A file or article was skipped (`--keep-going`): why, with where.
     fn skipped(&mut self, message: &str);
     /// Something worth saying that is not a problem.
     fn note(&mut self, message: &str);
+    /// Something the user should know about the output (the rows are
+    /// written, but some deserve doubt).
+    fn warning(&mut self, message: &str);
 }
 
 /// Where finished articles go: the journal beside `--out`, or rows
@@ -238,17 +243,19 @@ impl LabelOutcome {
     /// clauses and list items) that the model embedded and that were found
     /// in the cache (the label set's own texts are not counted), and how
     /// many files, lines or articles were skipped.
-    pub fn summary(&self, elapsed: std::time::Duration) -> String {
+    /// `out` names where the rows went (standard output when `None`).
+    pub fn summary(&self, elapsed: std::time::Duration, out: Option<&std::path::Path>) -> String {
         let resumed = match self.resumed {
             0 => String::new(),
-            n => format!(", {n} articles done before resuming"),
+            n => format!(", {} done before resuming", count(n, "article")),
         };
+        let out = out.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
         format!(
-            "labelled {} articles, {} paragraphs in {:.1}s ({} texts embedded, {} from the cache{resumed}); {} skipped",
-            self.articles,
-            self.paragraphs,
+            "labelled {}, {} in {:.1} s → {out} ({} embedded, {} from the cache{resumed}); {} skipped",
+            count(self.articles, "article"),
+            count(self.paragraphs, "paragraph"),
             elapsed.as_secs_f32(),
-            self.embedded.0,
+            count(self.embedded.0, "text"),
             self.embedded.1,
             self.skipped.len()
         )
@@ -314,12 +321,12 @@ fn open_journal(plan: &LabelPlan, out: &OutPlan, run_id: &str, observer: &mut dy
         }
         let journal = Journal::resume(&path, &fingerprint)?;
         if !journal.done.is_empty() {
-            observer.note(&format!("resuming: {} articles already done in {}", journal.done.len(), path.display()));
+            observer.note(&format!("resuming: {} already done in {}", count(journal.done.len(), "article"), path.display()));
         }
         journal
     } else {
         if path.exists() {
-            tracing::warn!("{} holds an interrupted run; starting over (use --resume to go on from it)", path.display());
+            observer.warning(&format!("{} holds an interrupted run; starting over (use --resume to go on from it)", path.display()));
         }
         Journal::create(&path, &fingerprint)?
     };
@@ -337,13 +344,17 @@ struct Labeller<'p, 'e, 'a> {
     range: Range<usize>,
     ids: UniqueIds,
     outcome: LabelOutcome,
-    warned_language: bool,
+    /// Articles mostly in a language the model does not read, with it.
+    foreign: Vec<(String, String)>,
+    /// Paragraphs in such a language in the other articles, and in how many.
+    foreign_paragraphs: (usize, usize),
 }
 
 impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
     fn new(plan: &'p LabelPlan, engine: &'e mut Engine<'a>, languages: &'p [String], done: &'p [String]) -> Self {
         let range = plan.range();
-        Labeller { plan, engine, languages, done, range, ids: UniqueIds::default(), outcome: LabelOutcome::default(), warned_language: false }
+        let (ids, outcome) = (UniqueIds::default(), LabelOutcome::default());
+        Labeller { plan, engine, languages, done, range, ids, outcome, foreign: Vec::new(), foreign_paragraphs: (0, 0) }
     }
 
     fn run(mut self, sink: &mut dyn RowSink, observer: &mut dyn Observer) -> Result<LabelOutcome> {
@@ -368,7 +379,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
             if let Some(reason) = unreadable {
                 self.flush(&mut pending, sink, observer)?;
                 self.skip(source.path.display().to_string(), overlap.len(), reason.clone(), None);
-                observer.advanced(overlap.len() as u64);
+                observer.advanced(overlap.len() as u64, 0);
                 continue;
             }
             let entries = match read_each(source) {
@@ -376,7 +387,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 Err(err) if self.plan.keep_going => {
                     self.flush(&mut pending, sink, observer)?;
                     self.skip(source.path.display().to_string(), overlap.len(), err.to_string(), Some(observer));
-                    observer.advanced(overlap.len() as u64);
+                    observer.advanced(overlap.len() as u64, 0);
                     continue;
                 }
                 Err(err) => return Err(stopped(err)),
@@ -417,6 +428,9 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
         }
         let after = self.engine.embedded();
         self.outcome.embedded = (after.0 - before.0, after.1 - before.1);
+        if let Some(warning) = language_warning(&self.foreign, self.foreign_paragraphs) {
+            observer.warning(&warning);
+        }
         Ok(self.outcome)
     }
 
@@ -443,8 +457,27 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
             true => self.skip(location.to_string(), 1, err.to_string(), Some(observer)),
             false => self.skip(location.to_string(), 1, err.to_string(), None),
         }
-        observer.advanced(1);
+        observer.advanced(1, 0);
         Ok(())
+    }
+
+    /// Remembers an article whose rows are flagged for their language: by
+    /// name when most of its paragraphs are, else as a count.
+    fn note_language(&mut self, article: &Article, rows: &[LabelRow]) {
+        let flagged: Vec<&str> = rows.iter().filter_map(|r| r.flags.iter().find_map(|f| f.strip_prefix("language:"))).collect();
+        if flagged.len() * 2 > rows.len() {
+            let mut codes: Vec<&str> = flagged.clone();
+            codes.sort_unstable();
+            let most = codes.chunk_by(|a, b| a == b).max_by_key(|c| c.len()).map_or("", |c| c[0]);
+            let name = match article.source.line {
+                None => article.source.path.file_name().map_or_else(|| article.id.clone(), |n| n.to_string_lossy().into_owned()),
+                Some(_) => article.id.clone(),
+            };
+            self.foreign.push((name, most.to_owned()));
+        } else if !flagged.is_empty() {
+            self.foreign_paragraphs.0 += flagged.len();
+            self.foreign_paragraphs.1 += 1;
+        }
     }
 
     fn skip(&mut self, location: String, articles: usize, reason: String, observer: Option<&mut dyn Observer>) {
@@ -466,7 +499,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 true => self.skip(article.source.to_string(), 1, err.to_string(), Some(observer)),
                 false => self.skip(article.source.to_string(), 1, err.to_string(), None),
             }
-            observer.advanced(1);
+            observer.advanced(1, 0);
             return Ok(());
         }
         let resumed = self.outcome.resumed;
@@ -485,12 +518,13 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
                 .engine
                 .label(article)
                 .map_err(|e| e.context(format!("labelling article {} ({})", article.id, article.source)))?;
-            let rows = rows(article, &predictions, &self.engine.set().ids(), self.languages, &mut self.warned_language);
+            let rows = rows(article, &predictions, &self.engine.set().ids(), self.languages);
+            self.note_language(article, &rows);
             sink.article(&article.id, &rows)?;
         }
         self.outcome.articles += 1;
         self.outcome.paragraphs += article.paragraphs.len();
-        observer.advanced(1);
+        observer.advanced(1, article.paragraphs.len() as u64);
         Ok(())
     }
 }
@@ -498,17 +532,11 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
 /// An article's rows as written: scores rounded to 4 decimals, evidence for
 /// the assigned labels, a flag on paragraphs in a language the model does
 /// not read.
-pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], languages: &[String], warned: &mut bool) -> Vec<LabelRow> {
+pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], languages: &[String]) -> Vec<LabelRow> {
     let mut rows = Vec::with_capacity(predictions.len());
     for (p, text) in predictions.iter().zip(&article.paragraphs) {
         let mut flags = Vec::new();
         if let Some(lang) = crate::lang::uncovered_language(text, languages) {
-            if !*warned {
-                tracing::warn!(
-                    "some paragraphs are in a language the model does not cover ({lang}); they are flagged, and their scores are unreliable: see --model in the README for a multilingual model"
-                );
-                *warned = true;
-            }
             flags.push(format!("language:{lang}"));
         }
         rows.push(LabelRow {
@@ -531,6 +559,33 @@ pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], langu
     rows
 }
 
+/// The end-of-run warning about text the model does not read: the articles
+/// mostly in such a language, by language and name (the first ten), and
+/// the paragraphs of that kind in other articles.
+fn language_warning(foreign: &[(String, String)], (paragraphs, articles): (usize, usize)) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut codes: Vec<&str> = foreign.iter().map(|(_, code)| code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    for code in codes {
+        let names: Vec<&str> = foreign.iter().filter(|(_, c)| c == code).map(|(n, _)| n.as_str()).collect();
+        let (is, shown) = if names.len() == 1 { ("is", &names[..]) } else { ("are", &names[..names.len().min(10)]) };
+        let more = if names.len() > shown.len() { format!(" and {} more", names.len() - shown.len()) } else { String::new() };
+        parts.push(format!(
+            "{} {is} mostly {}, which the model does not read: {}{more} (their rows are flagged language:{code})",
+            count(names.len(), "article"),
+            crate::lang::language_name(code),
+            shown.join(", ")
+        ));
+    }
+    if paragraphs > 0 {
+        let (them, other) = (count(paragraphs, "paragraph"), count(articles, "other article"));
+        let are = if paragraphs == 1 { "is" } else { "are" };
+        parts.push(format!("{them} of {other} {are} in a language the model does not read (flagged language:...)"));
+    }
+    (!parts.is_empty()).then(|| format!("{}; their scores rest on aliases alone: see --model in the README for a multilingual model", parts.join("; ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,11 +598,15 @@ mod tests {
         advanced: u64,
         skipped: Vec<String>,
         notes: Vec<String>,
+        warnings: Vec<String>,
     }
 
     impl Observer for Record {
-        fn advanced(&mut self, articles: u64) {
+        fn advanced(&mut self, articles: u64, _: u64) {
             self.advanced += articles;
+        }
+        fn warning(&mut self, message: &str) {
+            self.warnings.push(message.to_owned());
         }
         fn skipped(&mut self, message: &str) {
             self.skipped.push(message.to_owned());
@@ -713,5 +772,38 @@ mod tests {
         let (outcome, record) = label(dir.path(), None, out(dir.path(), "r.jsonl", true), false);
         assert_eq!(outcome.unwrap().articles, 4);
         assert!(record.notes.iter().any(|n| n.starts_with("no journal at ") && n.ends_with("r.jsonl.partial; starting from the first article")), "{:?}", record.notes);
+    }
+
+    #[test]
+    fn articles_in_a_language_the_model_does_not_read_are_named_in_one_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        let vi = [
+            "Hai nước đã ký kết nhiều thỏa thuận hợp tác về kinh tế, giáo dục và y tế trong chuyến thăm chính thức.",
+            "Các doanh nghiệp Việt Nam mong muốn mở rộng thị trường xuất khẩu sang Hoa Kỳ trong những năm tới.",
+            "Bộ trưởng cho biết chính phủ sẽ tiếp tục đầu tư vào cơ sở hạ tầng và năng lượng tái tạo.",
+        ];
+        let en = "The two countries signed agreements on trade, education and health during the official visit.";
+        std::fs::write(input.join("x.txt"), vi.join("\n")).unwrap();
+        std::fs::write(input.join("y.txt"), format!("{}\n{}", vi[0], vi[1])).unwrap();
+        std::fs::write(input.join("z.txt"), format!("{en}\n{en}\n{}", vi[2])).unwrap();
+        let (outcome, record) = label(dir.path(), None, out(dir.path(), "all.jsonl", false), false);
+        assert_eq!(outcome.unwrap().paragraphs, 8);
+        assert_eq!(record.warnings.len(), 1, "{:?}", record.warnings);
+        let w = &record.warnings[0];
+        assert!(
+            w.starts_with("2 articles are mostly Vietnamese, which the model does not read: x.txt, y.txt (their rows are flagged language:vi)"),
+            "{w}"
+        );
+        assert!(w.contains("; 1 paragraph of 1 other article is in a language the model does not read"), "{w}");
+        let flagged = std::fs::read_to_string(dir.path().join("all.jsonl")).unwrap().matches("language:vi").count();
+        assert_eq!(flagged, 6);
+        // English only: no warning.
+        std::fs::remove_dir_all(&input).unwrap();
+        std::fs::create_dir(&input).unwrap();
+        inputs(&input);
+        let (_, record) = label(dir.path(), None, out(dir.path(), "en.jsonl", false), false);
+        assert!(record.warnings.is_empty(), "{:?}", record.warnings);
     }
 }

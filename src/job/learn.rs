@@ -58,6 +58,7 @@ pub fn train_head(engine: &mut Engine, sets: &[GoldSet]) -> Result<Head> {
         dim: model.dim(),
         label_set: set.name.clone(),
         label_set_hash: set.hash(),
+        label_file: Some(set.file_name()),
         labels: ids.clone(),
         thresholds: ids.iter().map(|id| (id.clone(), 0.5)).collect(),
         examples,

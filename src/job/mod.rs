@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod embed;
 pub mod eval;
 pub mod label;
 pub mod learn;

@@ -16,6 +16,14 @@ pub struct Suggestion {
     pub score: f32,
 }
 
+impl Suggestion {
+    /// The suggestion in one line: score, article, paragraph, the text's start.
+    pub fn line(&self) -> String {
+        let short: String = self.row.text.iter().flat_map(|t| t.chars()).take(64).collect();
+        format!("  {:.3}  {:<24} {:>3}  {short}", self.score, self.row.article, self.row.paragraph)
+    }
+}
+
 /// The `n` paragraphs of `articles` most worth labelling for label `j`:
 /// the most likely first, or with a head trained on examples of the label,
 /// the most uncertain (probability nearest 0.5). Paragraphs in `known`

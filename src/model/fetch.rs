@@ -109,6 +109,31 @@ pub fn verify(dir: &Path, entry: &ModelEntry) -> Result<()> {
     Ok(())
 }
 
+/// What the store holds of a registry model, in words for `themes model
+/// list`: not fetched, verified at its folder, or broken (and why).
+pub fn store_state(entry: &ModelEntry, options: &ResolveOptions) -> String {
+    let dir = options.store.join(&entry.name);
+    if !dir.is_dir() {
+        return "not fetched".to_owned();
+    }
+    match verify(&dir, entry) {
+        Ok(()) => format!("verified at {}", dir.display()),
+        Err(e) => format!("BROKEN: {e}"),
+    }
+}
+
+/// `themes model fetch NAME`: a registry model verified in the store, or
+/// fetched into it when it is not there.
+pub fn fetch_named(name: &str, registry: &Registry, options: &ResolveOptions) -> Result<ResolvedModel> {
+    let entry = registry.get(name).ok_or_else(|| {
+        Error::model(name, "is not in the registry; `themes model list` shows the known models".to_owned())
+    })?;
+    match options.store.join(&entry.name).is_dir() {
+        true => resolve(name, registry, options),
+        false => fetch(entry, options),
+    }
+}
+
 /// The sha256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

@@ -138,8 +138,8 @@ fn train_a_head_label_with_it_and_refuse_what_does_not_fit() {
         .arg(root().join("data/articles"))
         .assert()
         .code(2)
-        .stderr(contains("head.json: this head was trained for label set"))
-        .stderr(contains("retrain it"));
+        .stderr(contains("head.json: this head was trained with the built-in label set"))
+        .stderr(contains("run without --labels (and THEMES_LABELS unset) to use it, or retrain it"));
     // A head for another model.
     let json = std::fs::read_to_string(head.join("head.json")).unwrap();
     write(&head.join("head.json"), &json.replace("\"all-MiniLM-L6-v2\"", "\"paraphrase-multilingual-MiniLM-L12-v2\""));

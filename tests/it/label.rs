@@ -81,7 +81,8 @@ fn editing_a_description_embeds_no_paragraph_again() {
     };
     let original = root().join("data/labels/vietnam-us.toml");
     let first = run(&original);
-    assert!(first.contains("labelled 1 articles, 10 paragraphs"), "{first}");
+    assert!(first.contains("labelled 1 article, 10 paragraphs in ") && first.contains(" s → standard output ("), "{first}");
+    assert!(!first.contains('\x1b'), "no colour codes when stderr is not a terminal: {first:?}");
     let edited = dir.path().join("edited.toml");
     let text = std::fs::read_to_string(&original).unwrap();
     let text = text.replacen("description = \"Health cooperation", "description = \"Public health cooperation", 1);

@@ -12,3 +12,4 @@ mod head;
 mod fuzz_regressions;
 mod bench;
 mod xlmr;
+mod cli;
