@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::score::{Intervals, Scores};
+use super::score::{ArticleScore, Intervals, LabelConfusion, LabelScore, Scores};
 
 /// What was evaluated, so two reports can be told apart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,10 +99,12 @@ pub struct KindResult {
     pub kind: String,
     /// Paragraphs of that kind.
     pub paragraphs: usize,
-    /// Macro-F1 over labels with support among them.
-    pub macro_f1: f64,
-    /// Micro-F1 among them.
-    pub micro_f1: f64,
+    /// Macro-F1 over labels with support among them; `null` when no label
+    /// has any (no gold theme among them).
+    pub macro_f1: Option<f64>,
+    /// Micro-F1 among them; `null` when they have no gold and no predicted
+    /// theme.
+    pub micro_f1: Option<f64>,
 }
 
 /// One point of the few-shot curve.
@@ -166,6 +168,14 @@ pub struct Report {
     /// hand-labelled examples per label; 0 is the zero-shot classifier.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub few_shot: Vec<FewShotPoint>,
+    /// Where each label's errors went (pooled): false positives by the
+    /// gold labels of their paragraphs, false negatives by the labels
+    /// predicted instead.
+    #[serde(default)]
+    pub confusion: BTreeMap<String, LabelConfusion>,
+    /// Per article, worst first.
+    #[serde(default)]
+    pub articles: Vec<ArticleScore>,
     /// Every paragraph.
     pub predictions: Vec<PredictionRow>,
     /// Every wrong paragraph.
@@ -196,6 +206,23 @@ pub fn now_utc() -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// A figure to three decimals, or "n/a" when undefined.
+pub fn fmt3(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"))
+}
+
+fn num(s: &LabelScore, value: f64) -> String {
+    fmt3(s.defined().then_some(value))
+}
+
+/// A label's interval as `[low, high]`, or "n/a (...)" with the reason.
+pub fn interval(intervals: &Intervals, label: &str) -> String {
+    match intervals.label(label) {
+        Ok(ci) => format!("[{:.3}, {:.3}]", ci.low, ci.high),
+        Err(why) => why,
+    }
+}
+
 /// The terminal table of one set: per label P/R/F1 [95% CI] and support,
 /// then the averages.
 pub fn table(result: &SetResult, labels: &[String]) -> String {
@@ -206,12 +233,8 @@ pub fn table(result: &SetResult, labels: &[String]) -> String {
     let _ = writeln!(out, "  {:<20} {:>6} {:>6} {:>6}  {:<15} {:>7}", "label", "P", "R", "F1", "F1 95% CI", "support");
     for l in labels {
         let ls = &s.labels[l];
-        let ci = &i.labels[l];
-        let _ = writeln!(
-            out,
-            "  {:<20} {:>6.3} {:>6.3} {:>6.3}  [{:.3}, {:.3}]  {:>7}",
-            l, ls.precision, ls.recall, ls.f1, ci.low, ci.high, ls.support
-        );
+        let (p, r, f) = (num(ls, ls.precision), num(ls, ls.recall), num(ls, ls.f1));
+        let _ = writeln!(out, "  {:<20} {:>6} {:>6} {:>6}  {:<15} {:>7}", l, p, r, f, interval(i, l), ls.support);
     }
     let _ = writeln!(
         out,
@@ -276,7 +299,8 @@ impl Report {
         if !self.kinds.is_empty() {
             let _ = writeln!(out, "\nby kind of paragraph (all gold):");
             for k in &self.kinds {
-                let _ = writeln!(out, "  {:<18} {:>4} paragraphs  macro F1 {:.3}  micro F1 {:.3}", k.kind, k.paragraphs, k.macro_f1, k.micro_f1);
+                let (ma, mi) = (fmt3(k.macro_f1), fmt3(k.micro_f1));
+                let _ = writeln!(out, "  {:<18} {:>4} paragraphs  macro F1 {ma:>5}  micro F1 {mi:>5}", k.kind, k.paragraphs);
             }
         }
         if errors {
@@ -388,6 +412,84 @@ pub fn regressions(current: &Report, baseline: &Report) -> Vec<Regression> {
     out
 }
 
+/// A small report built by hand (no model), for the renderers' tests.
+#[cfg(test)]
+pub(crate) mod sample {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::eval::matrix::LabelMatrix;
+    use crate::eval::score::{bootstrap, by_article, confusion, score};
+
+    /// A label id longer than any margin a fixed layout would give it.
+    pub const LONG: &str = "war_legacy_and_a_label_id_long_enough_to_be_cut";
+
+    fn sets(rows: &[&[&str]]) -> Vec<BTreeSet<String>> {
+        rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect()
+    }
+
+    /// Three articles, seven paragraphs; `unused` has no gold and is never
+    /// predicted (undefined), `solo` is in one article's gold only.
+    /// Returns the report, the scores and the gold matrix.
+    pub fn report(in_sample: bool) -> (Report, Vec<Vec<f32>>, LabelMatrix) {
+        let labels: Vec<String> = [LONG, "asean", "unused", "solo"].iter().map(|s| s.to_string()).collect();
+        let gold = sets(&[&[LONG], &["asean"], &[], &["solo", "asean"], &[LONG], &["asean"], &[]]);
+        let pred = sets(&[&[LONG], &[LONG], &["asean"], &["asean"], &[LONG], &["asean"], &[]]);
+        let (gold, pred) = (LabelMatrix::from_sets(&gold, &labels), LabelMatrix::from_sets(&pred, &labels));
+        let articles = ["a", "a", "a", "b", "b", "c", "c"];
+        let keys: Vec<String> = articles.iter().map(|a| format!("s1/{a}")).collect();
+        let groups = BTreeMap::from([("core".to_owned(), vec![LONG.to_owned(), "asean".to_owned()])]);
+        let result = SetResult { name: "s1".into(), scores: score(&gold, &pred, &groups), intervals: bootstrap(&gold, &pred, &keys, &groups, 200, 13) };
+        let scores: Vec<Vec<f32>> = pred.rows.iter().map(|r| r.iter().map(|&p| if p { 0.9 } else { 0.1 }).collect()).collect();
+        let predictions = (0..7)
+            .map(|i| PredictionRow {
+                article: articles[i].into(),
+                paragraph: i + 1,
+                set: "s1".into(),
+                labels: pred.set(i).into_iter().collect(),
+                gold: gold.set(i).into_iter().collect(),
+                scores: labels.iter().cloned().zip(scores[i].iter().copied()).collect(),
+                kinds: if i == 6 { vec!["short".into()] } else { Vec::new() },
+            })
+            .collect();
+        let error = |i: usize, fp: &[&str], fn_: &[&str]| ErrorRow {
+            article: articles[i].into(),
+            paragraph: i + 1,
+            text: format!("paragraph <{i}> & more"),
+            false_positives: fp.iter().map(|l| (l.to_string(), 0.9)).collect(),
+            false_negatives: fn_.iter().map(|l| (l.to_string(), 0.1)).collect(),
+            evidence: BTreeMap::new(),
+        };
+        let point = |examples, f: f64| FewShotPoint { examples, macro_f1: f, groups: BTreeMap::from([("core".into(), f + 0.05)]), draws: vec![f] };
+        let pairs: Vec<(&str, &str)> = articles.iter().map(|a| ("s1", *a)).collect();
+        let report = Report {
+            identity: Identity {
+                tool_version: "0.1.0".into(),
+                date: "2026-01-01T00:00:00Z".into(),
+                model: "m".into(),
+                model_revision: "r".into(),
+                label_set: "test".into(),
+                label_set_hash: "0123456789abcdef".into(),
+                thresholds: labels.iter().map(|l| (l.clone(), 0.5)).collect(),
+                mode: "cv-5".into(),
+                fold_seed: Some(13),
+            },
+            in_sample: in_sample.then_some(InSample { articles: 2, of_articles: 3, paragraphs: 5, of_paragraphs: 7 }),
+            labels,
+            groups,
+            anchors: vec![AnchorResult { name: "cosine".into(), note: "one threshold".into(), result: result.clone() }],
+            sets: vec![result],
+            kinds: vec![KindResult { kind: "short".into(), paragraphs: 1, macro_f1: None, micro_f1: None }],
+            few_shot: vec![point(Some(0), 0.6), point(Some(2), 0.62), point(None, 0.64)],
+            confusion: confusion(&gold, &pred),
+            articles: by_article(&gold, &pred, &pairs),
+            predictions,
+            errors: vec![error(1, &[LONG], &["asean"]), error(2, &["asean"], &[]), error(3, &[], &["solo"])],
+        };
+        (report, scores, gold)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +505,42 @@ mod tests {
         std::fs::write(&bad, text).unwrap();
         let err = Report::read_baseline(&bad).unwrap_err().to_string();
         assert!(err.contains("intervals from 0 bootstrap resamples, too few to gate on"), "{err}");
+    }
+
+    #[test]
+    fn the_text_says_n_a_for_what_is_undefined() {
+        let (report, _, _) = sample::report(false);
+        let text = report.to_text(false);
+        let row = |id: &str| text.lines().find(|l| l.trim_start().starts_with(id)).unwrap_or_else(|| panic!("{id}: {text}")).to_owned();
+        let unused = row("unused");
+        assert_eq!(unused.split_whitespace().collect::<Vec<_>>(), ["unused", "n/a", "n/a", "n/a", "n/a", "(no", "gold)", "0"], "{unused}");
+        assert!(row("solo").contains("n/a (1 article)"), "{}", row("solo"));
+        assert!(row("asean").contains('['), "a label in three articles keeps its interval: {}", row("asean"));
+        assert!(row("short").contains("macro F1   n/a  micro F1   n/a"), "{}", row("short"));
+    }
+
+    #[test]
+    fn json_writes_fn_and_null_for_undefined_and_reads_old_reports() {
+        let (report, _, _) = sample::report(false);
+        let json = serde_json::to_value(&report).unwrap();
+        let labels = &json["sets"][0]["scores"]["labels"];
+        assert_eq!(labels["asean"]["fn"], 1);
+        assert!(labels["asean"].get("fn_").is_none());
+        assert!(labels["unused"]["f1"].is_null() && labels["unused"]["precision"].is_null() && labels["unused"]["recall"].is_null());
+        assert!(json["sets"][0]["intervals"]["labels"]["unused"].is_null());
+        assert_eq!(json["sets"][0]["intervals"]["label_articles"]["solo"], 1);
+        assert!(json["kinds"][0]["macro_f1"].is_null());
+        // Read back, and as a report from before `fn`, `null` and the new sections.
+        let back: Report = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.sets[0].scores, report.sets[0].scores);
+        let old = serde_json::to_string(&json).unwrap().replace("\"fn\":", "\"fn_\":");
+        let mut old: serde_json::Value = serde_json::from_str(&old).unwrap();
+        for key in ["confusion", "articles"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert_eq!(back.sets[0].scores.labels["asean"].fn_, 1);
+        assert!(back.confusion.is_empty() && back.articles.is_empty());
     }
 
     #[test]

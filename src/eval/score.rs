@@ -4,7 +4,9 @@
 //!
 //! Conventions (also in `evals/README.md`): a ratio with a zero denominator
 //! is 0 (scikit-learn's `zero_division=0`); macro averages run over the
-//! labels that occur in the gold data (support > 0).
+//! labels that occur in the gold data (support > 0). A label with no gold
+//! and no predicted positives has no score at all: the JSON says `null`
+//! and the text and HTML say "n/a" ([`LabelScore::defined`]).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use super::matrix::LabelMatrix;
 
 /// One label's counts and scores.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "LabelScoreJson", from = "LabelScoreJson")]
 pub struct LabelScore {
     /// True positives.
     pub tp: usize,
@@ -30,6 +33,62 @@ pub struct LabelScore {
     pub recall: f64,
     /// Harmonic mean of precision and recall, 0 when both are 0.
     pub f1: f64,
+}
+
+impl LabelScore {
+    /// Whether there is anything to score: some gold or some predicted
+    /// positive. Without either, precision, recall and F1 are undefined.
+    pub fn defined(&self) -> bool {
+        self.tp + self.fp + self.fn_ > 0
+    }
+
+    /// F1, or `None` when undefined.
+    pub fn f1_if_defined(&self) -> Option<f64> {
+        self.defined().then_some(self.f1)
+    }
+}
+
+/// A [`LabelScore`] as the report writes it: `fn` (read as `fn_` too, as
+/// reports before it had it), and `null` for undefined ratios.
+#[derive(Serialize, Deserialize)]
+struct LabelScoreJson {
+    tp: usize,
+    fp: usize,
+    #[serde(rename = "fn", alias = "fn_")]
+    fn_: usize,
+    support: usize,
+    precision: Option<f64>,
+    recall: Option<f64>,
+    f1: Option<f64>,
+}
+
+impl From<LabelScore> for LabelScoreJson {
+    fn from(s: LabelScore) -> Self {
+        let d = s.defined();
+        LabelScoreJson {
+            tp: s.tp,
+            fp: s.fp,
+            fn_: s.fn_,
+            support: s.support,
+            precision: d.then_some(s.precision),
+            recall: d.then_some(s.recall),
+            f1: d.then_some(s.f1),
+        }
+    }
+}
+
+impl From<LabelScoreJson> for LabelScore {
+    fn from(j: LabelScoreJson) -> Self {
+        LabelScore {
+            tp: j.tp,
+            fp: j.fp,
+            fn_: j.fn_,
+            support: j.support,
+            precision: j.precision.unwrap_or(0.0),
+            recall: j.recall.unwrap_or(0.0),
+            f1: j.f1.unwrap_or(0.0),
+        }
+    }
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -158,8 +217,13 @@ pub struct Interval {
 /// Bootstrap intervals for every F1 figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Intervals {
-    /// Per label F1.
-    pub labels: BTreeMap<String, Interval>,
+    /// Per label F1; `None` (`null`) when no resample holds the label.
+    pub labels: BTreeMap<String, Option<Interval>>,
+    /// Per label, the articles whose gold holds it: a bootstrap by article
+    /// over fewer than two says nothing ([`Intervals::label`]). Absent from
+    /// reports made before it.
+    #[serde(default)]
+    pub label_articles: BTreeMap<String, usize>,
     /// Micro F1.
     pub micro_f1: Interval,
     /// Macro F1.
@@ -170,6 +234,19 @@ pub struct Intervals {
     pub resamples: usize,
     /// Seed of the generator (ChaCha8).
     pub seed: u64,
+}
+
+impl Intervals {
+    /// A label's interval, or why there is none: no gold, or one article
+    /// only (every resample is that article, so the interval is a point).
+    pub fn label(&self, id: &str) -> Result<Interval, String> {
+        let articles = self.label_articles.get(id).copied();
+        match (self.labels.get(id).copied().flatten(), articles) {
+            (_, Some(0)) | (None, _) => Err("n/a (no gold)".to_owned()),
+            (Some(_), Some(1)) => Err("n/a (1 article)".to_owned()),
+            (Some(ci), _) => Ok(ci),
+        }
+    }
 }
 
 /// Percentile bootstrap: draws whole articles with replacement (paragraphs
@@ -205,28 +282,148 @@ pub fn bootstrap(
         let mut v: Vec<f64> = samples.iter().filter_map(f).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         if v.is_empty() {
-            return Interval { low: 0.0, high: 0.0 };
+            return None;
         }
         let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
-        Interval { low: at(0.025), high: at(0.975) }
+        Some(Interval { low: at(0.025), high: at(0.975) })
     };
+    let none = Interval { low: 0.0, high: 0.0 };
     Intervals {
         labels: labels
             .iter()
             .map(|l| (l.clone(), interval(&|s| (s.labels[l].support > 0).then_some(s.labels[l].f1))))
             .collect(),
-        micro_f1: interval(&|s| Some(s.micro.f1)),
-        macro_f1: interval(&|s| Some(s.macro_f1)),
+        label_articles: labels
+            .iter()
+            .enumerate()
+            .map(|(j, l)| (l.clone(), groups_of_rows.iter().filter(|rows| rows.iter().any(|&i| gold.rows[i][j])).count()))
+            .collect(),
+        micro_f1: interval(&|s| Some(s.micro.f1)).unwrap_or(none),
+        macro_f1: interval(&|s| Some(s.macro_f1)).unwrap_or(none),
         groups: groups
             .iter()
             .map(|(g, ids)| {
                 let has_support = |s: &Scores| ids.iter().any(|id| s.labels.get(id).is_some_and(|l| l.support > 0));
-                (g.clone(), interval(&|s| has_support(s).then_some(s.groups[g])))
+                (g.clone(), interval(&|s| has_support(s).then_some(s.groups[g])).unwrap_or(none))
             })
             .collect(),
         resamples,
         seed,
     }
+}
+
+/// What a confusion breakdown names when there is no label to name: a
+/// false positive on a paragraph with no gold theme, or a false negative
+/// where nothing wrong was predicted instead.
+pub const NONE: &str = "none";
+
+/// Where one label's errors went (multilabel confusion).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelConfusion {
+    /// Its false positives, counted under each gold label their paragraph
+    /// had ([`NONE`]: no theme): a paragraph with two counts under both.
+    pub false_positives: BTreeMap<String, usize>,
+    /// Its false negatives, counted under each label wrongly predicted on
+    /// their paragraph instead ([`NONE`]: nothing was).
+    pub false_negatives: BTreeMap<String, usize>,
+}
+
+/// Per label, its false positives by the gold labels of their paragraphs
+/// and its false negatives by the labels predicted instead.
+pub fn confusion(gold: &LabelMatrix, pred: &LabelMatrix) -> BTreeMap<String, LabelConfusion> {
+    let ids = &gold.ids;
+    let mut out: BTreeMap<String, LabelConfusion> = ids.iter().map(|l| (l.clone(), LabelConfusion::default())).collect();
+    for (g, p) in gold.rows.iter().zip(&pred.rows) {
+        let names = |keep: &dyn Fn(usize) -> bool| -> Vec<&str> {
+            let v: Vec<&str> = (0..ids.len()).filter(|&k| keep(k)).map(|k| ids[k].as_str()).collect();
+            if v.is_empty() {
+                vec![NONE]
+            } else {
+                v
+            }
+        };
+        for (j, l) in ids.iter().enumerate() {
+            let (into, by) = match (p[j], g[j]) {
+                (true, false) => (&mut out.get_mut(l).expect("every label").false_positives, names(&|k| g[k])),
+                (false, true) => (&mut out.get_mut(l).expect("every label").false_negatives, names(&|k| p[k] && !g[k])),
+                _ => continue,
+            };
+            for name in by {
+                *into.entry(name.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+/// One label's errors in one article.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelErrors {
+    /// False positives.
+    pub fp: usize,
+    /// False negatives.
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+}
+
+/// One article's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArticleScore {
+    /// Gold set it came from.
+    pub set: String,
+    /// Article id.
+    pub article: String,
+    /// Paragraphs scored.
+    pub paragraphs: usize,
+    /// Gold (paragraph, label) pairs.
+    pub gold: usize,
+    /// Predicted (paragraph, label) pairs.
+    pub predicted: usize,
+    /// Labels it got wrong, with their errors.
+    pub errors: BTreeMap<String, LabelErrors>,
+    /// Counts pooled over its labels, and their micro-F1 (`null` when it has
+    /// no gold and no predicted theme).
+    pub micro: LabelScore,
+}
+
+/// Per article (`articles[row]` = (set, article id), rows of one article
+/// together), ordered worst first: lowest micro-F1, then most errors;
+/// articles with nothing to score last.
+pub fn by_article(gold: &LabelMatrix, pred: &LabelMatrix, articles: &[(&str, &str)]) -> Vec<ArticleScore> {
+    let mut out: Vec<ArticleScore> = Vec::new();
+    let mut counts: Vec<Counts> = Vec::new();
+    for (i, &(set, article)) in articles.iter().enumerate() {
+        if out.last().is_none_or(|a| a.set != set || a.article != article) {
+            let errors = BTreeMap::new();
+            out.push(ArticleScore { set: set.to_owned(), article: article.to_owned(), paragraphs: 0, gold: 0, predicted: 0, errors, micro: LabelScore::default() });
+            counts.push(Counts::default());
+        }
+        let (a, c) = (out.last_mut().expect("pushed"), counts.last_mut().expect("pushed"));
+        a.paragraphs += 1;
+        for (j, l) in gold.ids.iter().enumerate() {
+            let (p, g) = (pred.rows[i][j], gold.rows[i][j]);
+            c.add(p, g);
+            a.gold += usize::from(g);
+            a.predicted += usize::from(p);
+            if p != g {
+                let e = a.errors.entry(l.clone()).or_default();
+                if p {
+                    e.fp += 1;
+                } else {
+                    e.fn_ += 1;
+                }
+            }
+        }
+    }
+    for (a, c) in out.iter_mut().zip(&counts) {
+        a.micro = LabelScore::from_counts(c.tp, c.fp, c.fn_);
+    }
+    out.sort_by(|x, y| {
+        let key = |a: &ArticleScore| (!a.micro.defined(), a.micro.f1, std::cmp::Reverse(a.micro.fp + a.micro.fn_));
+        let (kx, ky) = (key(x), key(y));
+        kx.0.cmp(&ky.0).then(kx.1.total_cmp(&ky.1)).then(kx.2.cmp(&ky.2))
+    });
+    out
 }
 
 #[cfg(test)]
@@ -297,5 +494,60 @@ mod tests {
         let s = score(&gold, &pred, &BTreeMap::new());
         assert!(one.macro_f1.low <= s.macro_f1 && s.macro_f1 <= one.macro_f1.high);
         assert!(one.macro_f1.low < one.macro_f1.high);
+    }
+
+    // gold  = [{a}, {a},   {},  {b}, {a,b}]
+    // pred  = [{a}, {b},   {a}, {},  {c}]
+    // a: FP row 2 (gold none); FN rows 1 (b predicted instead) and 4 (c)
+    // b: FP row 1 (gold a); FN rows 3 (none predicted) and 4 (c)
+    // c: FP row 4, counted under both gold labels a and b
+    #[test]
+    fn confusion_names_the_gold_behind_each_false_positive_and_what_came_instead_of_each_miss() {
+        let gold = sets(&[&["a"], &["a"], &[], &["b"], &["a", "b"]]);
+        let pred = sets(&[&["a"], &["b"], &["a"], &[], &["c"]]);
+        let labels = ids(&["a", "b", "c"]);
+        let c = confusion(&m(&gold, &labels), &m(&pred, &labels));
+        let map = |v: &[(&str, usize)]| v.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>();
+        assert_eq!(c["a"].false_positives, map(&[(NONE, 1)]));
+        assert_eq!(c["a"].false_negatives, map(&[("b", 1), ("c", 1)]));
+        assert_eq!(c["b"].false_positives, map(&[("a", 1)]));
+        assert_eq!(c["b"].false_negatives, map(&[(NONE, 1), ("c", 1)]));
+        assert_eq!(c["c"].false_positives, map(&[("a", 1), ("b", 1)]));
+        assert!(c["c"].false_negatives.is_empty());
+    }
+
+    // x: rows 0-1, gold [{a}, {}], pred [{a}, {b}]: tp 1 fp 1 -> F1 2/3
+    // y: rows 2-3, gold [{a}, {b}], pred [{}, {}]: fn 2 -> F1 0
+    // z: row 4, nothing gold or predicted -> undefined, last
+    // w: row 5, gold {a} pred {a} -> F1 1
+    #[test]
+    fn articles_come_worst_first_with_their_errors() {
+        let gold = sets(&[&["a"], &[], &["a"], &["b"], &[], &["a"]]);
+        let pred = sets(&[&["a"], &["b"], &[], &[], &[], &["a"]]);
+        let labels = ids(&["a", "b"]);
+        let arts = [("s", "x"), ("s", "x"), ("s", "y"), ("s", "y"), ("t", "z"), ("t", "w")];
+        let v = by_article(&m(&gold, &labels), &m(&pred, &labels), &arts);
+        let order: Vec<&str> = v.iter().map(|a| a.article.as_str()).collect();
+        assert_eq!(order, ["y", "x", "w", "z"]);
+        let x = &v[1];
+        assert_eq!((x.paragraphs, x.gold, x.predicted), (2, 1, 2));
+        assert_eq!(x.errors, BTreeMap::from([("b".to_owned(), LabelErrors { fp: 1, fn_: 0 })]));
+        assert!((x.micro.f1 - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(v[0].errors["a"], LabelErrors { fp: 0, fn_: 1 });
+        assert_eq!(v[0].micro.f1_if_defined(), Some(0.0), "all missed: F1 0, defined");
+        assert_eq!(v[3].micro.f1_if_defined(), None, "nothing to score: undefined");
+    }
+
+    #[test]
+    fn an_interval_over_one_article_or_none_is_not_given() {
+        let gold = sets(&[&["a", "b"], &["a"], &["a"]]);
+        let pred = sets(&[&["a", "b"], &["a"], &[]]);
+        let labels = ids(&["a", "b", "c"]);
+        let i = bootstrap(&m(&gold, &labels), &m(&pred, &labels), &ids(&["x", "y", "z"]), &BTreeMap::new(), 200, 1);
+        assert_eq!(i.label_articles, BTreeMap::from([("a".into(), 3), ("b".into(), 1), ("c".into(), 0)]));
+        assert!(i.label("a").is_ok());
+        assert_eq!(i.label("b"), Err("n/a (1 article)".to_owned()));
+        assert_eq!(i.labels["c"], None);
+        assert_eq!(i.label("c"), Err("n/a (no gold)".to_owned()));
     }
 }

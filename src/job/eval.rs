@@ -17,7 +17,7 @@ use crate::eval::matrix::LabelMatrix;
 use crate::eval::report::{InSample, 
     now_utc, AnchorResult, ErrorRow, FewShotPoint, Identity, KindResult, PredictionRow, Report, SetResult,
 };
-use crate::eval::score::{bootstrap, score, Scores};
+use crate::eval::score::{by_article, confusion, bootstrap, score, Scores};
 use crate::labels::LabelSet;
 use crate::learn::head::{head_cv, HeadOptions};
 
@@ -324,6 +324,7 @@ fn assemble(cx: &Context, set: &LabelSet, rows: &[(&str, &GoldRow)], scored: Sco
     }
     let (predictions, errors) = row_views(cx, set, rows, &scored, &decided);
     let kinds = kind_results(cx, &predictions, &decided);
+    let articles: Vec<(&str, &str)> = rows.iter().map(|(set, row)| (*set, row.article.as_str())).collect();
     let report = Report {
         in_sample: scored.in_sample,
         identity: Identity {
@@ -343,6 +344,8 @@ fn assemble(cx: &Context, set: &LabelSet, rows: &[(&str, &GoldRow)], scored: Sco
         anchors: scored.anchors,
         kinds,
         few_shot: scored.few_shot,
+        confusion: confusion(&cx.gold, &decided),
+        articles: by_article(&cx.gold, &decided, &articles),
         predictions,
         errors,
     };
@@ -421,7 +424,9 @@ fn kind_results(cx: &Context, predictions: &[PredictionRow], decided: &LabelMatr
         .map(|kind| {
             let rows: Vec<usize> = (0..predictions.len()).filter(|&i| predictions[i].kinds.contains(kind)).collect();
             let s = score(&cx.gold.select(&rows), &decided.select(&rows), &BTreeMap::new());
-            KindResult { kind: kind.clone(), paragraphs: rows.len(), macro_f1: s.macro_f1, micro_f1: s.micro.f1 }
+            let any_gold = s.labels.values().any(|l| l.support > 0);
+            let (macro_f1, micro_f1) = (any_gold.then_some(s.macro_f1), s.micro.f1_if_defined());
+            KindResult { kind: kind.clone(), paragraphs: rows.len(), macro_f1, micro_f1 }
         })
         .collect()
 }

@@ -60,13 +60,13 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
                 if zs.labels[id].support == 0 {
                     continue;
                 }
-                let low = intervals.labels[id].low;
-                let f1 = head.labels[id].f1;
+                let ci = intervals.labels[id].expect("a label with support has an interval");
+                let (low, f1) = (ci.low, head.labels[id].f1);
                 assert!(
                     f1 >= low - 1e-9,
                     "{id} with {n} examples (draw {draw}): F1 {f1:.3} below zero-shot's {:.3} interval [{low:.3}, {:.3}]",
                     zs.labels[id].f1,
-                    intervals.labels[id].high
+                    ci.high
                 );
                 checked += 1;
             }
@@ -303,7 +303,7 @@ fn the_few_shot_curve_is_printed_reported_and_drawn() {
     let page = std::fs::read_to_string(&html).unwrap();
     let section = page.split("<h2>Few-shot curve</h2>").nth(1).expect("a few-shot section");
     let section = section.split("<h2>").next().unwrap();
-    assert_eq!(section.matches("<polyline").count(), 2, "the curve is drawn, all labels and core");
+    assert_eq!(section.matches("<polyline").count(), 3, "the curve is drawn, all labels and core, and the all-rows line");
     // --examples-per-label needs --cv.
     themes().args(["eval", "--examples-per-label", "2", "--gold"]).arg(root().join("data/gold/seeds.jsonl")).assert().code(2);
 }
