@@ -152,7 +152,7 @@ fn vietnamese_paragraphs_are_flagged() {
         .arg(&article)
         .assert()
         .success()
-        .stderr(contains("language the model does not cover"));
+        .stderr(contains("warning: 1 paragraph of 1 other article is in a language the model does not read (flagged language:"));
     let rows: Vec<Value> = String::from_utf8(out.get_output().stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(rows[0].get("flags").is_none(), "English is covered");
     assert_eq!(rows[1]["flags"][0], "language:vi");
