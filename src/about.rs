@@ -109,6 +109,33 @@ pub fn details() -> Vec<String> {
     ]
 }
 
+/// The manual pages of `command` and of every visible subcommand, nested
+/// ones too (file name, roff), the top page last.
+pub fn man_pages(command: clap::Command) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(command: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub.clone(), pages)?;
+        }
+        let man = clap_mangen::Man::new(command);
+        let mut roff = Vec::new();
+        man.render(&mut roff)?;
+        pages.push((man.get_filename(), roff));
+        Ok(())
+    }
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    let mut pages = Vec::new();
+    walk(command, &mut pages)?;
+    Ok(pages)
+}
+
+/// The completion script of `command` for `shell`.
+pub fn completion_script(shell: clap_complete::Shell, mut command: clap::Command) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "themes", &mut script);
+    script
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ pub mod shard;
 pub mod eval;
 pub mod learn;
 pub mod job;
+pub mod progress;
 #[cfg(test)]
 mod fake;
 

@@ -28,18 +28,13 @@ pub fn version() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn completions(args: CompletionArgs, mut command: clap::Command) -> anyhow::Result<ExitCode> {
-    let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut command, "themes", &mut script);
-    Sink::write_whole(None, &script)?;
+pub fn completions(args: CompletionArgs, command: clap::Command) -> anyhow::Result<ExitCode> {
+    Sink::write_whole(None, &themes::about::completion_script(args.shell, command))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn man(args: ManArgs, command: clap::Command, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let mut command = command.disable_help_subcommand(true);
-    command.build();
-    let mut pages = Vec::new();
-    pages_of(command, &mut pages)?;
+    let mut pages = themes::about::man_pages(command)?;
     let Some(dir) = args.out else {
         Sink::write_whole(None, &pages.pop().expect("the top page is rendered last").1)?;
         return Ok(ExitCode::SUCCESS);
@@ -50,16 +45,4 @@ pub fn man(args: ManArgs, command: clap::Command, global: &super::Global) -> any
     }
     global.note(&format!("{} written to {}", themes::count(pages.len(), "manual page"), dir.display()));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Every visible command's page (file name, roff), subcommands first.
-fn pages_of(command: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
-    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-        pages_of(sub.clone(), pages)?;
-    }
-    let man = clap_mangen::Man::new(command);
-    let mut roff = Vec::new();
-    man.render(&mut roff)?;
-    pages.push((man.get_filename(), roff));
-    Ok(())
 }

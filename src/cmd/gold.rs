@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use themes::output::Sink;
 
 use super::args::LabelArgs;
@@ -49,12 +48,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
     let set = args.labels.load()?;
     let inputs = args.gold.iter().chain(&args.review).chain(&args.labels.labels);
     themes::output::check_outputs(&[("--out", args.out.as_deref())], inputs.map(PathBuf::as_path))?;
-    let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
-    let mut reviews = Vec::new();
-    for path in &args.review {
-        reviews.push((path.as_path(), themes::eval::review::read_reviews(path, &set)?));
-    }
-    let (rows, summary) = themes::eval::review::merge(&sets, &reviews).context("folding the reviews into the gold")?;
+    let (rows, summary) = themes::eval::review::merge_files(&args.gold, &args.review, &set)?;
     let mut sink = Sink::create(args.out.as_deref())?;
     for row in &rows {
         sink.write_json_line(row)?;

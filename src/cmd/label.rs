@@ -85,14 +85,14 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let inputs = args.inputs.iter().map(PathBuf::as_path).chain(args.engine.labels.labels.as_deref());
     themes::output::check_outputs(&outputs, inputs.chain(args.head.as_deref()))?;
     let set = args.engine.labels.load()?;
-    let mut progress = Progress::new(0, "", global);
+    let mut progress = Progress::new(0, "", global.quiet);
     let inputs = InputPlan::count(&args.inputs, args.keep_going, &mut progress)?;
     let out = args.out.clone().map(|path| OutPlan { path, resume: args.resume });
     let plan = LabelPlan::new(inputs, args.shard, args.keep_going, out, args.format, args.summary.clone())?;
     let embedder = args.engine.model.load(global)?;
     let mut engine = args.engine.engine(&set, &embedder, args.head.as_deref())?;
     let languages = args.engine.model.languages();
-    let mut progress = Progress::new(plan.articles() as u64, "articles", global);
+    let mut progress = Progress::new(plan.articles() as u64, "articles", global.quiet);
     let started = std::time::Instant::now();
     let outcome = themes::job::label::run(&plan, &mut engine, &languages, &mut progress)?;
     progress.bar.finish_and_clear();

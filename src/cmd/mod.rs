@@ -62,62 +62,10 @@ pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-/// A progress bar counting `unit`s on stderr, with elapsed time and ETA
-/// (and the message, a rate the caller sets); a spinner when `total` is 0
-/// (unknown); hidden when stderr is not a terminal or `--quiet` is given.
+/// A progress bar on stderr (see [`themes::progress::bar`]), hidden with `--quiet`.
 pub fn progress_of(total: u64, unit: &str, global: &Global) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if global.quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let (bar, template) = match total {
-        0 => (indicatif::ProgressBar::new_spinner(), format!("{{spinner}} {{pos}} {unit}{{msg}}  {{elapsed}} elapsed")),
-        n => (indicatif::ProgressBar::new(n), format!("{{bar:40}} {{pos}}/{{len}} {unit}{{msg}}  {{elapsed}} elapsed, ETA {{eta}}")),
-    };
-    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
-    bar
+    themes::progress::bar(total, unit, global.quiet)
 }
 
-/// A job's progress and messages drawn on stderr: articles on the bar,
-/// paragraphs and paragraphs per second beside it.
-pub struct Progress<'g> {
-    /// The bar.
-    pub bar: indicatif::ProgressBar,
-    global: &'g Global,
-    paragraphs: u64,
-    started: std::time::Instant,
-}
-
-impl<'g> Progress<'g> {
-    /// A bar counting `total` `unit`s; `unit` "": messages only, no bar
-    /// (work not yet counted).
-    pub fn new(total: u64, unit: &str, global: &'g Global) -> Self {
-        let bar = if unit.is_empty() { indicatif::ProgressBar::hidden() } else { progress_of(total, unit, global) };
-        Progress { bar, global, paragraphs: 0, started: std::time::Instant::now() }
-    }
-}
-
-impl themes::job::label::Observer for Progress<'_> {
-    fn advanced(&mut self, articles: u64, paragraphs: u64) {
-        self.paragraphs += paragraphs;
-        let rate = self.paragraphs as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-        self.bar.set_message(format!(", {} paragraphs, {rate:.0} paragraphs/s", self.paragraphs));
-        self.bar.inc(articles);
-    }
-
-    fn skipped(&mut self, message: &str) {
-        self.bar.suspend(|| eprintln!("skipped: {message}"));
-    }
-
-    fn note(&mut self, message: &str) {
-        if !self.global.quiet {
-            self.bar.suspend(|| eprintln!("{message}"));
-        }
-    }
-
-    fn warning(&mut self, message: &str) {
-        if !self.global.quiet {
-            self.bar.suspend(|| eprintln!("warning: {message}"));
-        }
-    }
-}
+/// A job's progress and messages on stderr, quiet with `--quiet`.
+pub type Progress = themes::progress::Terminal;

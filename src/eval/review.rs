@@ -97,6 +97,14 @@ pub fn read_reviews(path: &Path, set: &LabelSet) -> Result<Vec<Review>> {
     Ok(reviews)
 }
 
+/// Reads the gold files and the review files (checked against `set`) and
+/// folds the reviews in: what `themes gold merge` writes and prints.
+pub fn merge_files(gold: &[std::path::PathBuf], reviews: &[std::path::PathBuf], set: &LabelSet) -> Result<(Vec<GoldRow>, MergeSummary)> {
+    let sets = crate::eval::gold::read_sets(gold, set)?;
+    let read = reviews.iter().map(|p| Ok((p.as_path(), read_reviews(p, set)?))).collect::<Result<Vec<_>>>()?;
+    merge(&sets, &read)
+}
+
 /// What [`merge`] did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct MergeSummary {
