@@ -85,7 +85,28 @@ impl<'a> PreparedLabels<'a> {
     /// Embeds the label set's descriptions, examples and negatives; decides
     /// at the label set's thresholds.
     pub fn new(set: &'a LabelSet, embedder: &mut CachedEmbedder) -> Result<Self> {
-        let combiner = set.combiner()?;
+        let (combiner, biases) = set.require_weights_for(&embedder.embedder().identity().name)?;
+        PreparedLabels::with_weights(set, embedder, combiner, biases)
+    }
+
+    /// As [`PreparedLabels::new`], for fitting new weights (`train`, and
+    /// cross-validation, which refits them in every fold): a set with no
+    /// weights fitted to this model gets the built-in set's default ones as
+    /// a stand-in, which only the scores (never the features) depend on.
+    pub fn for_fitting(set: &'a LabelSet, embedder: &mut CachedEmbedder) -> Result<Self> {
+        let (combiner, biases) = match set.weights_for(&embedder.embedder().identity().name)? {
+            Some(found) => found,
+            None => {
+                let builtin = LabelSet::builtin()?;
+                let stand_in = builtin.weights_for(crate::model::registry::DEFAULT_MODEL)?;
+                let combiner = stand_in.map(|(c, _)| c).ok_or_else(|| Error::Usage("the built-in label set has no [classifier] table".to_owned()))?;
+                (combiner, vec![0.0; set.labels.len()])
+            }
+        };
+        PreparedLabels::with_weights(set, embedder, combiner, biases)
+    }
+
+    fn with_weights(set: &'a LabelSet, embedder: &mut CachedEmbedder, combiner: Combiner, biases: Vec<f32>) -> Result<Self> {
         if !combiner.is_compatible() {
             return Err(Error::Usage(
                 "the label set's [classifier] table was made for another version of themes; retrain it with `themes train`"
@@ -113,7 +134,6 @@ impl<'a> PreparedLabels<'a> {
                 negatives: embedded.by_ref().take(negatives).collect(),
             })
             .collect();
-        let biases = set.labels.iter().map(|l| l.bias).collect();
         Ok(PreparedLabels { set, vectors, biases, combiner, decider: Decider::Thresholds(set.thresholds()) })
     }
 }
@@ -239,6 +259,16 @@ impl<'a> Engine<'a> {
     pub fn new(embedder: &'a dyn Embed, cache: Option<Cache>, set: &'a LabelSet, head: Option<Head>) -> Result<Self> {
         let mut embedder = CachedEmbedder::new(embedder, cache, LongText::Windows);
         let mut labels = PreparedLabels::new(set, &mut embedder)?;
+        if let Some(head) = head {
+            labels.decider = Decider::Head(head);
+        }
+        Ok(Engine { embedder, labels })
+    }
+
+    /// An engine for fitting weights (see [`PreparedLabels::for_fitting`]).
+    pub fn for_fitting(embedder: &'a dyn Embed, cache: Option<Cache>, set: &'a LabelSet, head: Option<Head>) -> Result<Self> {
+        let mut embedder = CachedEmbedder::new(embedder, cache, LongText::Windows);
+        let mut labels = PreparedLabels::for_fitting(set, &mut embedder)?;
         if let Some(head) = head {
             labels.decider = Decider::Head(head);
         }

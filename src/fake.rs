@@ -19,7 +19,9 @@ impl FakeEmbedder {
     pub fn new() -> FakeEmbedder {
         FakeEmbedder {
             identity: ModelIdentity {
-                name: "fake".to_owned(),
+                // It stands in for the default model, whose learned weights
+                // the built-in label set carries.
+                name: crate::model::registry::DEFAULT_MODEL.to_owned(),
                 revision: "test".to_owned(),
                 pooling: Pooling::Mean,
                 max_seq_length: 256,

@@ -47,8 +47,12 @@ pub struct LabelSet {
     pub description: String,
     /// The labels, in file order (the order of CSV columns and reports).
     pub labels: Vec<Label>,
-    /// The learned scoring model, if the file has a `[classifier]` table.
+    /// The learned scoring model, if the file has a `[classifier]` table
+    /// (fitted to its `model`, the default model when it names none).
     pub classifier: Option<Combiner>,
+    /// Learned scoring models fitted to other models, by model name: the
+    /// `[classifiers."NAME"]` tables, each with its own label biases.
+    pub classifiers: BTreeMap<String, Combiner>,
     /// The file it came from.
     pub source: PathBuf,
 }
@@ -88,6 +92,8 @@ struct RawSet {
     description: String,
     threshold: Option<Spanned<f64>>,
     classifier: Option<Spanned<Combiner>>,
+    #[serde(default)]
+    classifiers: BTreeMap<String, Spanned<Combiner>>,
     #[serde(default)]
     label: Vec<Spanned<RawLabel>>,
 }
@@ -233,16 +239,27 @@ impl LabelSet {
                 matchers,
             });
         }
-        let classifier = match raw.classifier {
-            Some(c) => {
-                let span = c.span();
-                let c = c.into_inner();
-                check_classifier(&c).map_err(|message| Error::invalid(at(span.start), format!("[classifier]: {message}")))?;
-                Some(c)
-            }
-            None => None,
+        let checked = |table: &str, c: Spanned<Combiner>| {
+            let span = c.span();
+            let c = c.into_inner();
+            check_classifier(&c).map_err(|message| Error::invalid(at(span.start), format!("{table}: {message}")))?;
+            Ok::<Combiner, Error>(c)
         };
-        Ok(LabelSet { name: raw.name, description: raw.description, labels, classifier, source: path.to_path_buf() })
+        let classifier = raw.classifier.map(|c| checked("[classifier]", c)).transpose()?;
+        let mut classifiers = BTreeMap::new();
+        for (model, c) in raw.classifiers {
+            let table = format!("[classifiers.{model:?}]");
+            let start = c.span().start;
+            let c = checked(&table, c)?;
+            if c.model.as_deref().is_some_and(|m| m != model) {
+                return Err(Error::invalid(at(start), format!("{table}: key `model` names another model; remove it")));
+            }
+            if let Some(unknown) = c.biases.keys().find(|id| !labels.iter().any(|l| &l.id == *id)) {
+                return Err(Error::invalid(at(start), format!("{table}: `biases` has {unknown:?}, which is not a label of the set")));
+            }
+            classifiers.insert(model, c);
+        }
+        Ok(LabelSet { name: raw.name, description: raw.description, labels, classifier, classifiers, source: path.to_path_buf() })
     }
 
     /// The label ids, in order.
@@ -275,24 +292,59 @@ impl LabelSet {
         self.labels.iter().flat_map(|l| l.groups.iter().cloned()).collect()
     }
 
-    /// The scoring model: the file's `[classifier]` table, or the one built
-    /// into this version when the file has none.
-    pub fn combiner(&self) -> Result<Combiner> {
-        match &self.classifier {
-            Some(c) => Ok(c.clone()),
-            None => LabelSet::builtin()?.classifier.ok_or_else(|| {
-                Error::Usage("the built-in label set has no [classifier] table; run `themes train`".to_owned())
-            }),
+    /// The learned weights fitted to `model` (a registry name, or what
+    /// `--model` resolved to) and each label's bias with them: the
+    /// `[classifier]` table if it was fitted to that model, else its
+    /// `[classifiers."MODEL"]` table; a file with no learned weights at all
+    /// borrows the built-in set's. `None`: nothing here was fitted to it.
+    pub fn weights_for(&self, model: &str) -> Result<Option<(Combiner, Vec<f32>)>> {
+        if self.classifier.is_none() && self.classifiers.is_empty() && self.source != Path::new(BUILTIN_PATH) {
+            let own = self.labels.iter().map(|l| l.bias).collect();
+            return Ok(LabelSet::builtin()?.weights_for(model)?.map(|(c, _)| (c, own)));
         }
+        if let Some(c) = self.classifier.as_ref().filter(|c| c.model.as_deref().unwrap_or(crate::model::registry::DEFAULT_MODEL) == model) {
+            return Ok(Some((c.clone(), self.labels.iter().map(|l| l.bias).collect())));
+        }
+        Ok(self.classifiers.get(model).map(|c| (c.clone(), self.labels.iter().map(|l| c.biases.get(&l.id).copied().unwrap_or(0.0)).collect())))
+    }
+
+    /// The models this file has learned weights for.
+    pub fn fitted_models(&self) -> Vec<String> {
+        let main = self.classifier.as_ref().map(|c| c.model.clone().unwrap_or_else(|| crate::model::registry::DEFAULT_MODEL.to_owned()));
+        main.into_iter().chain(self.classifiers.keys().cloned()).collect()
+    }
+
+    /// [`LabelSet::weights_for`], or an error that says why weights fitted
+    /// to another model are not used and how to fit them to this one.
+    pub fn require_weights_for(&self, model: &str) -> Result<(Combiner, Vec<f32>)> {
+        if let Some(found) = self.weights_for(model)? {
+            return Ok(found);
+        }
+        let fitted = self.fitted_models();
+        let file = if self.source == Path::new(BUILTIN_PATH) {
+            "my.toml (export the built-in set first: themes labels show > my.toml)".to_owned()
+        } else {
+            self.source.display().to_string()
+        };
+        Err(Error::Usage(format!(
+            "the label set {} has learned weights fitted to {} but none fitted to {model:?}: weights fitted to one model's similarities mis-score another's, so they are not used; fit them to this model with `themes train --model {model} --labels {file} --gold GOLD.jsonl... --out {file}`",
+            self.source.display(),
+            if fitted.is_empty() { "no model".to_owned() } else { fitted.join(", ") },
+        )))
     }
 
     /// A sha256 over everything that changes scores: texts, aliases,
     /// thresholds, biases and the classifier.
     pub fn hash(&self) -> String {
-        let canonical = serde_json::json!({
+        let mut canonical = serde_json::json!({
             "labels": self.labels,
             "classifier": self.classifier,
         });
+        // Only when present, so a set's hash (which heads record) is the same
+        // as before weights were kept per model.
+        if !self.classifiers.is_empty() {
+            canonical["classifiers"] = serde_json::json!(self.classifiers);
+        }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
@@ -444,7 +496,11 @@ pub fn write_file(text: &str, out: &Path) -> Result<()> {
 }
 
 /// Rewrites a label file's text with new thresholds, biases and
-/// `[classifier]` table, keeping its comments and layout.
+/// `[classifier]` table, keeping its comments and layout. Weights fitted to
+/// the model of the file's `[classifier]` (or to any model, in a file
+/// without one) replace it, their biases going to the labels' `bias` keys;
+/// weights fitted to another model go to `[classifiers."MODEL"]` with their
+/// biases, leaving the rest as it was.
 pub fn rewrite(
     text: &str,
     path: &Path,
@@ -454,47 +510,78 @@ pub fn rewrite(
 ) -> Result<String> {
     let mut doc: toml_edit::DocumentMut =
         text.parse().map_err(|e: toml_edit::TomlError| Error::invalid(Location::file(path), e.to_string()))?;
-    // Four decimals: the f32 weights' own noise is below that.
-    let round = |x: f32| ((x as f64) * 1e4).round() / 1e4;
+    let default = crate::model::registry::DEFAULT_MODEL;
+    let main_model = doc.get("classifier").map(|t| t.get("model").and_then(|m| m.as_str()).unwrap_or(default).to_owned());
+    let beside = classifier
+        .map(|c| c.model.as_deref().unwrap_or(default))
+        .filter(|fitted| main_model.as_deref().is_some_and(|main| main != *fitted));
+    if let (Some(model), Some(c)) = (beside, classifier) {
+        let mut table = classifier_table(c);
+        table.remove("model");
+        let inline: toml_edit::InlineTable = biases.into_iter().flatten().map(|(id, b)| (id.as_str(), toml_edit::Value::from(round4(*b)))).collect();
+        table["biases"] = toml_edit::value(inline);
+        if doc.get("classifiers").is_none() {
+            let mut parent = toml_edit::Table::new();
+            parent.set_implicit(true);
+            doc["classifiers"] = toml_edit::Item::Table(parent);
+        }
+        doc["classifiers"][model] = toml_edit::Item::Table(table);
+    }
+    let biases = if beside.is_some() { None } else { biases };
     if let Some(tables) = doc.get_mut("label").and_then(|l| l.as_array_of_tables_mut()) {
         for table in tables.iter_mut() {
             let id = table.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             if let Some(t) = thresholds.and_then(|m| m.get(&id)) {
-                table["threshold"] = toml_edit::value(round(*t));
+                table["threshold"] = toml_edit::value(round4(*t));
             }
             if let Some(b) = biases.and_then(|m| m.get(&id)) {
-                table["bias"] = toml_edit::value(round(*b));
+                table["bias"] = toml_edit::value(round4(*b));
             }
         }
     }
-    if let Some(c) = classifier {
-        let numbers = |v: &[f32]| v.iter().map(|x| round(*x)).collect::<toml_edit::Array>();
-        let mut table = toml_edit::Table::new();
-        table["features"] = toml_edit::value(c.features.iter().map(String::as_str).collect::<toml_edit::Array>());
-        table["mean"] = toml_edit::value(numbers(&c.mean));
-        // A feature that did not vary in the gold has the floor scale
-        // (1e-6), which four decimals would turn into a zero divisor.
-        let scales = c.scale.iter().map(|x| if round(*x) > 0.0 { round(*x) } else { *x as f64 }).collect::<toml_edit::Array>();
-        table["scale"] = toml_edit::value(scales);
-        table["weights"] = toml_edit::value(numbers(&c.weights));
-        table["intercept"] = toml_edit::value(round(c.intercept));
-        if !c.trained_on.is_empty() {
-            let mut fitted: toml_edit::Array = c.trained_on.iter().map(String::as_str).collect();
-            // Eight to a line: 73 articles make ten short lines, not one long one.
-            for (i, value) in fitted.iter_mut().enumerate() {
-                let prefix = if i % 8 == 0 { "\n  " } else { " " };
-                value.decor_mut().set_prefix(prefix);
-            }
-            fitted.set_trailing("\n");
-            fitted.set_trailing_comma(true);
-            table["trained_on"] = toml_edit::value(fitted);
-        }
+    if let (None, Some(c)) = (beside, classifier) {
+        let mut table = classifier_table(c);
         if let Some(old) = doc.get("classifier").and_then(|t| t.as_table()) {
             *table.decor_mut() = old.decor().clone();
         }
         doc["classifier"] = toml_edit::Item::Table(table);
     }
     Ok(doc.to_string())
+}
+
+/// Four decimals: the f32 weights' own noise is below that.
+fn round4(x: f32) -> f64 {
+    ((x as f64) * 1e4).round() / 1e4
+}
+
+/// A combiner as a TOML table: its model, features, standardization,
+/// weights, intercept and the articles it was fitted on.
+fn classifier_table(c: &Combiner) -> toml_edit::Table {
+    let numbers = |v: &[f32]| v.iter().map(|x| round4(*x)).collect::<toml_edit::Array>();
+    let mut table = toml_edit::Table::new();
+    if let Some(model) = &c.model {
+        table["model"] = toml_edit::value(model.as_str());
+    }
+    table["features"] = toml_edit::value(c.features.iter().map(String::as_str).collect::<toml_edit::Array>());
+    table["mean"] = toml_edit::value(numbers(&c.mean));
+    // A feature that did not vary in the gold has the floor scale
+    // (1e-6), which four decimals would turn into a zero divisor.
+    let scales = c.scale.iter().map(|x| if round4(*x) > 0.0 { round4(*x) } else { *x as f64 }).collect::<toml_edit::Array>();
+    table["scale"] = toml_edit::value(scales);
+    table["weights"] = toml_edit::value(numbers(&c.weights));
+    table["intercept"] = toml_edit::value(round4(c.intercept));
+    if !c.trained_on.is_empty() {
+        let mut fitted: toml_edit::Array = c.trained_on.iter().map(String::as_str).collect();
+        // Eight to a line: 73 articles make ten short lines, not one long one.
+        for (i, value) in fitted.iter_mut().enumerate() {
+            let prefix = if i % 8 == 0 { "\n  " } else { " " };
+            value.decor_mut().set_prefix(prefix);
+        }
+        fitted.set_trailing("\n");
+        fitted.set_trailing_comma(true);
+        table["trained_on"] = toml_edit::value(fitted);
+    }
+    table
 }
 
 #[cfg(test)]
@@ -559,10 +646,48 @@ mod tests {
     }
 
     fn with_classifier(edit: impl Fn(&mut Combiner)) -> String {
-        let mut c = LabelSet::builtin().unwrap().combiner().unwrap();
+        let mut c = LabelSet::builtin().unwrap().classifier.unwrap();
         edit(&mut c);
         let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\n";
         rewrite(text, Path::new("t.toml"), None, None, Some(&c)).unwrap()
+    }
+
+    #[test]
+    fn weights_are_kept_and_chosen_per_model() {
+        let builtin = LabelSet::builtin().unwrap();
+        let minilm = builtin.classifier.clone().unwrap();
+        let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\nbias = 0.5\n[[label]]\nid = \"b\"\ndescription = \"e\"\n";
+        let one = rewrite(text, Path::new("t.toml"), None, None, Some(&minilm)).unwrap();
+        let mut e5 = minilm.clone();
+        e5.model = Some("multilingual-e5-small".into());
+        e5.intercept = -1.25;
+        let fitted: BTreeMap<String, f32> = [("a".to_owned(), -2.0), ("b".to_owned(), 1.5)].into();
+        let two = rewrite(&one, Path::new("t.toml"), None, Some(&fitted), Some(&e5)).unwrap();
+        assert!(two.contains("[classifiers.multilingual-e5-small]"), "{two}");
+        let set = parse(&two).unwrap();
+        // The main table and the labels' own biases are untouched.
+        let (main, main_biases) = set.weights_for(crate::model::registry::DEFAULT_MODEL).unwrap().unwrap();
+        assert_eq!((main.intercept, main_biases), (minilm.intercept, vec![0.5, 0.0]));
+        let (other, biases) = set.weights_for("multilingual-e5-small").unwrap().unwrap();
+        assert_eq!((other.intercept, biases), (-1.25, vec![-2.0, 1.5]));
+        assert_eq!(set.fitted_models(), ["all-MiniLM-L6-v2", "multilingual-e5-small"]);
+        // Refitting the second model replaces its table only.
+        e5.intercept = -0.5;
+        let three = parse(&rewrite(&two, Path::new("t.toml"), None, Some(&fitted), Some(&e5)).unwrap()).unwrap();
+        assert_eq!(three.weights_for("multilingual-e5-small").unwrap().unwrap().0.intercept, -0.5);
+        assert_eq!(three.classifiers.len(), 1);
+        // A model nothing was fitted to is refused, saying what to run.
+        assert!(set.weights_for("bge-small-en").unwrap().is_none());
+        let e = set.require_weights_for("bge-small-en").unwrap_err().to_string();
+        assert!(e.contains("fitted to all-MiniLM-L6-v2, multilingual-e5-small but none fitted to \"bge-small-en\""), "{e}");
+        assert!(e.contains("themes train --model bge-small-en --labels set.toml --gold GOLD.jsonl... --out set.toml"), "{e}");
+        // A file without learned weights borrows the built-in set's, for the models it has them for.
+        let bare = parse(text).unwrap();
+        assert_eq!(bare.weights_for(crate::model::registry::DEFAULT_MODEL).unwrap().unwrap().0, minilm);
+        assert!(bare.weights_for("bge-small-en").unwrap().is_none());
+        // Biases for a label the set lacks are an error naming the table.
+        let stray = two.replace("a = -2.0", "zz = -2.0");
+        assert!(parse(&stray).unwrap_err().to_string().contains("`biases` has \"zz\""), "{stray}");
     }
 
     #[test]
@@ -577,7 +702,7 @@ mod tests {
         assert!(parse(&renamed).unwrap_err().to_string().contains("its features (other, paragraph"));
         // The floor scale of a feature that never varied survives the rewrite.
         let floor = with_classifier(|c| c.scale[3] = 1e-6);
-        assert!(parse(&floor).unwrap().combiner().unwrap().scale[3] > 0.0);
+        assert!(parse(&floor).unwrap().classifier.unwrap().scale[3] > 0.0);
         let bias = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\nbias = 1e300\n";
         assert!(parse(bias).unwrap_err().to_string().contains("key `bias` must be a finite number of at most"));
     }

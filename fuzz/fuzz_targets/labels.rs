@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             }
             let hash = set.hash();
             assert_eq!(hash.len(), 64);
-            let _ = set.combiner();
+            let _ = set.weights_for("all-MiniLM-L6-v2");
         }
         Err(e) => {
             let message = e.to_string();

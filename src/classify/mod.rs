@@ -19,6 +19,8 @@
 pub mod head;
 pub mod segment;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::embed::cosine;
@@ -208,6 +210,15 @@ pub struct Combiner {
     pub weights: Vec<f32>,
     /// Shared intercept; each label adds its own `bias`.
     pub intercept: f32,
+    /// The model whose similarities it was fitted to (a registry name);
+    /// none in files from before weights were kept per model, which were
+    /// all fitted to the default model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Each label's bias, for weights kept beside the main `[classifier]`
+    /// (whose biases are the labels' own `bias` keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub biases: BTreeMap<String, f32>,
     /// Fingerprints of the gold articles it was fitted on
     /// ([`crate::eval::gold::article_fingerprints`]), so that scoring them
     /// is reported as in-sample.
@@ -377,6 +388,8 @@ mod tests {
             weights,
             intercept: -5.0,
             trained_on: Vec::new(),
+            model: None,
+            biases: Default::default(),
         }
     }
 

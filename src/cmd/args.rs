@@ -94,8 +94,16 @@ impl EngineArgs {
     /// `head` when given.
     pub fn engine<'a>(&self, set: &'a LabelSet, embedder: &'a Embedder, head: Option<&Path>) -> anyhow::Result<Engine<'a>> {
         let head = head.map(|dir| themes::model::heads::load(dir, embedder.identity(), embedder.dim(), set)).transpose()?;
-        let cache = themes::cache::open_default(self.no_cache)
-            .with_context(|| format!("opening the embedding cache {}", themes::cache::default_path().display()))?;
-        Ok(Engine::new(embedder, cache, set, head)?)
+        Ok(Engine::new(embedder, self.cache()?, set, head)?)
+    }
+
+    /// An engine for fitting weights to the model (`train`, `eval --cv`).
+    pub fn fitting_engine<'a>(&self, set: &'a LabelSet, embedder: &'a Embedder) -> anyhow::Result<Engine<'a>> {
+        Ok(Engine::for_fitting(embedder, self.cache()?, set, None)?)
+    }
+
+    fn cache(&self) -> anyhow::Result<Option<themes::cache::Cache>> {
+        let path = || themes::cache::default_path().display().to_string();
+        themes::cache::open_default(self.no_cache).with_context(|| format!("opening the embedding cache {}", path()))
     }
 }

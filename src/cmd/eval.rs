@@ -110,8 +110,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         themes::job::eval::run(&plan, &set, None)?
     } else {
         let embedder = args.engine.model.load(global)?;
-        let head = if args.cv.is_none() { args.head.as_deref() } else { None };
-        let mut engine = args.engine.engine(&set, &embedder, head)?;
+        let mut engine = match args.cv {
+            Some(_) => args.engine.fitting_engine(&set, &embedder)?,
+            None => args.engine.engine(&set, &embedder, args.head.as_deref())?,
+        };
         themes::job::eval::run(&plan, &set, Some(&mut engine))?
     };
     print!("{}", outcome.report.to_text(args.errors));

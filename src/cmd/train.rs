@@ -53,7 +53,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let source_text = themes::labels::read_text(args.engine.labels.labels.as_deref())?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     let embedder = args.engine.model.load(global)?;
-    let mut engine = args.engine.engine(&set, &embedder, None)?;
+    let mut engine = args.engine.fitting_engine(&set, &embedder)?;
     if !toml {
         return train_head(&args, &mut engine, &sets, global);
     }

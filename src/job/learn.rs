@@ -31,6 +31,7 @@ pub fn train_combiner(engine: &mut Engine, sets: &[GoldSet]) -> Result<(Combiner
     let (mut combiner, biases) = fit(&features, &gold.rows, FitOptions::default());
     let fitted_on: std::collections::BTreeSet<String> = article_fingerprints(sets).into_iter().collect();
     combiner.trained_on = fitted_on.into_iter().collect();
+    combiner.model = Some(engine.model().identity().name.clone());
     let biases = gold.ids.iter().cloned().zip(biases).collect();
     Ok((combiner, biases, gold.len()))
 }

@@ -88,6 +88,8 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
         weights: theta[..nf].to_vec(),
         intercept: theta[nf + labels],
         trained_on: Vec::new(),
+        model: None,
+        biases: Default::default(),
     };
     (combiner, theta[nf..nf + labels].to_vec())
 }

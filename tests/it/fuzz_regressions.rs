@@ -134,7 +134,7 @@ fn run_labels(path: &Path, data: &[u8]) -> bool {
             unique.dedup();
             assert_eq!(unique.len(), ids.len(), "{}: duplicate label ids {ids:?}", path.display());
             assert_eq!(set.hash().len(), 64);
-            let _ = set.combiner();
+            let _ = set.weights_for(themes::model::registry::DEFAULT_MODEL);
             true
         }
         Err(e) => {
@@ -178,7 +178,7 @@ fn labels_adversarial_inputs() {
     let set = LabelSet::parse("name = \"t\"\n[[label]]\nid = \"a_1\"\ndescription = \"d\"\naliases = [\"x*\"]\n", path).unwrap();
     assert_eq!(set.ids(), vec!["a_1"]);
     assert_eq!(set.hash().len(), 64);
-    assert!(set.combiner().is_ok(), "no [classifier] table: the built-in one is used");
+    assert!(set.weights_for(themes::model::registry::DEFAULT_MODEL).unwrap().is_some(), "no [classifier] table: the built-in one is used");
 }
 
 /// The gold target's checks; whether the text parsed.

@@ -12,7 +12,7 @@ use candle_transformers::models::xlm_roberta::{Config, XLMRobertaModel};
 use rand::{Rng, SeedableRng};
 use themes::embed::{EmbedOptions, Embedder, LongText};
 
-use crate::support::root;
+use crate::support::{root, themes};
 
 const HIDDEN: usize = 32;
 const LAYERS: usize = 2;
@@ -81,9 +81,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (norm(a) * norm(b))
 }
 
-#[test]
-fn a_tiny_xlm_roberta_matches_candle_transformers_on_the_real_tokenizer() {
-    // Fetched once, checksummed, as the default model is.
+/// A model folder holding the tiny encoder and the real XLM-R tokenizer
+/// (fetched once, checksummed, as the default model is).
+fn tiny_model() -> tempfile::TempDir {
     let status = std::process::Command::new("bash").arg(root().join("scripts/test-assets.sh")).status().unwrap();
     assert!(status.success(), "scripts/test-assets.sh could not fetch the XLM-R tokenizer");
     let tokenizer = root().join("models/xlm-r-tokenizer/tokenizer.json");
@@ -91,6 +91,41 @@ fn a_tiny_xlm_roberta_matches_candle_transformers_on_the_real_tokenizer() {
     std::fs::copy(&tokenizer, dir.path().join("tokenizer.json")).unwrap();
     std::fs::write(dir.path().join("config.json"), CONFIG).unwrap();
     candle_core::safetensors::save(&weights("roberta."), dir.path().join("model.safetensors")).unwrap();
+    dir
+}
+
+#[test]
+fn weights_fitted_to_another_model_are_refused_until_trained_for_this_one() {
+    let model = tiny_model();
+    let work = tempfile::tempdir().unwrap();
+    let labels = work.path().join("labels.toml");
+    let cache = work.path().join("cache");
+    let run = |args: &[&str]| {
+        let mut command = themes();
+        command.env("THEMES_CACHE", &cache).arg("--quiet").args(args).arg("--model").arg(model.path());
+        command
+    };
+    let out = work.path().join("rows.jsonl");
+    let refused = run(&["label", "data/articles"]).current_dir(root()).arg("--out").arg(&out).assert().code(2);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(stderr.contains("has learned weights fitted to all-MiniLM-L6-v2 but none fitted to"), "{stderr}");
+    assert!(stderr.contains("themes labels show > my.toml") && stderr.contains("themes train --model"), "{stderr}");
+    assert!(!out.exists());
+    // What the message says to do, done: export, fit to this model, label.
+    let shown = themes().args(["labels", "show"]).output().unwrap();
+    std::fs::write(&labels, &shown.stdout).unwrap();
+    let labels_arg = labels.to_str().unwrap();
+    run(&["train", "--labels", labels_arg, "--gold", "data/gold/seeds.jsonl", "--out", labels_arg]).current_dir(root()).assert().success();
+    let text = std::fs::read_to_string(&labels).unwrap();
+    assert!(text.contains(&format!("[classifiers.{:?}]", model.path().display().to_string())), "the tiny model's weights beside the default model's");
+    assert!(text.contains("[classifier]\n") && text.matches("trained_on").count() == 2, "the default model's weights are kept");
+    run(&["label", "--labels", labels_arg, "data/articles"]).current_dir(root()).arg("--out").arg(&out).assert().success();
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 76);
+}
+
+#[test]
+fn a_tiny_xlm_roberta_matches_candle_transformers_on_the_real_tokenizer() {
+    let dir = tiny_model();
 
     let options = EmbedOptions { device: Device::Cpu, dtype: DType::F32, token_budget: 0 };
     let embedder = Embedder::load(dir.path(), "tiny-xlm-r", "test", &options).unwrap();
