@@ -185,8 +185,8 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
         .map(|((text, e), ranges)| ParagraphInput {
             text,
             vector: &e.vector,
-            units: ranges.iter().zip(&e.spans).map(|(r, v)| (&text[r.clone()], v.as_slice())).collect(),
-            aliases: labels.set.labels.iter().map(|l| l.alias_terms(text)).collect(),
+            units: ranges.iter().zip(&e.spans).map(|(r, v)| (r.clone(), v.as_slice())).collect(),
+            aliases: labels.set.labels.iter().map(|l| l.alias_matches(text)).collect(),
         })
         .collect();
     let scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
@@ -206,7 +206,12 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
         .into_iter()
         .zip(&paragraph_vectors)
         .enumerate()
-        .map(|(i, (s, e))| {
+        .map(|(i, (mut s, e))| {
+            if article.paragraphs[i] != texts.paragraphs[i] {
+                for evidence in s.evidence.iter_mut().flatten() {
+                    point_into_given(evidence, &article.paragraphs[i]);
+                }
+            }
             let (scores, decided) = labels.decider.decide(&e.vector, s.scores);
             Prediction {
                 paragraph: i + 1,
@@ -224,6 +229,17 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
             }
         })
         .collect())
+}
+
+/// Evidence found in the normalized form of a paragraph, moved onto the
+/// paragraph as given: its offsets and text are those of `given`.
+fn point_into_given(evidence: &mut Evidence, given: &str) {
+    if let Some((text, start, end)) = evidence.offsets_mut() {
+        let (from, to) = (crate::input::given_offset(given, *start), crate::input::given_offset(given, *end));
+        *start = from;
+        *end = to;
+        *text = given.chars().skip(from).take(to - from).collect();
+    }
 }
 
 /// The model, its cache and a prepared label set: what every command that

@@ -55,6 +55,16 @@ pub fn normalize(text: &str) -> String {
     text.nfc().collect()
 }
 
+/// Where character `offset` of `normalize(given)` falls in `given`: the
+/// last character offset of `given` whose prefix normalizes to at most
+/// `offset` characters, so a combining mark stays with its letter.
+pub fn given_offset(given: &str, offset: usize) -> usize {
+    let bounds: Vec<usize> = given.char_indices().map(|(i, _)| i).chain([given.len()]).collect();
+    let normalized_len = |c: &usize| given[..bounds[*c]].nfc().count();
+    let chars: Vec<usize> = (0..bounds.len()).collect();
+    chars.partition_point(|c| normalized_len(c) <= offset).saturating_sub(1)
+}
+
 /// Splits a text into paragraphs: every line holding more than white space
 /// is one paragraph; `\n`, `\r\n` and a lone `\r` (old Mac files) end a
 /// line.
@@ -453,5 +463,18 @@ mod tests {
     #[test]
     fn nfc_normalizes_combining_marks() {
         assert_eq!(normalize("Vie\u{0323}\u{0302}t"), "Vi\u{1ec7}t");
+    }
+
+    #[test]
+    fn offsets_of_the_normalized_text_fall_on_the_given_one() {
+        let given = "Vie\u{0323}\u{0302}t Nam, Hoa Ky\u{0300}";
+        let normalized = normalize(given);
+        let slice = |t: &str, a: usize, b: usize| t.chars().skip(a).take(b - a).collect::<String>();
+        for (start, end) in [(0, 4), (5, 8), (10, 13), (4, 13)] {
+            let (a, b) = (given_offset(given, start), given_offset(given, end));
+            assert_eq!(normalize(&slice(given, a, b)), slice(&normalized, start, end), "{start}..{end}");
+        }
+        assert_eq!((given_offset(given, 4), given_offset(given, 13)), (6, 15), "marks stay with their letters");
+        assert_eq!(given_offset("plain", 3), 3);
     }
 }
