@@ -368,6 +368,24 @@ pub struct LabelRow {
     pub flags: Vec<String>,
 }
 
+/// One paragraph's vector as `themes embed` writes it.
+#[derive(serde::Serialize)]
+pub struct EmbeddingRow<'a> {
+    /// Article id.
+    pub article: &'a str,
+    /// 1-based paragraph number.
+    pub paragraph: usize,
+    /// The paragraph as given.
+    pub text: &'a str,
+    /// Tokens the model read.
+    pub tokens: usize,
+    /// Whether the paragraph was cut to the model's window.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The vector.
+    pub embedding: &'a [f32],
+}
+
 /// Writes label rows as CSV: article, paragraph, text, labels (joined by
 /// `;`), then one `score_<id>` column per label.
 pub struct CsvRows {

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde::Serialize;
 use themes::input::{normalize, read_all};
-use themes::output::Sink;
+use themes::output::{EmbeddingRow, Sink};
 
 use themes::embed::LongText;
 
@@ -38,17 +37,6 @@ pub struct Args {
     model: ModelArgs,
 }
 
-#[derive(Serialize)]
-struct Row<'a> {
-    article: &'a str,
-    paragraph: usize,
-    text: &'a str,
-    tokens: usize,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
-    embedding: &'a [f32],
-}
-
 /// Paragraphs embedded per call, so output streams and memory stays flat.
 const CHUNK: usize = 256;
 
@@ -64,7 +52,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let embedded = embedder.embed(&refs, args.long)?;
         for (p, e) in chunk.iter().zip(&embedded) {
-            sink.write_json_line(&Row {
+            sink.write_json_line(&EmbeddingRow {
                 article: p.article,
                 paragraph: p.number,
                 text: p.text,

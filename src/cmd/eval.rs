@@ -98,12 +98,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     themes::output::check_outputs(&written, inputs.chain(&args.engine.labels.labels).map(PathBuf::as_path))?;
     let set = args.engine.labels.load()?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
-    if !args.articles.is_empty() {
-        let files = themes::input::read_all(&args.articles)?;
-        for gold in &sets {
-            themes::eval::gold::check_text(&gold.rows, &files, &gold.path)?;
-        }
-    }
+    themes::eval::gold::check_texts(&sets, &args.articles)?;
     let scoring = match (&args.predictions, args.cv) {
         (Some(path), _) => Scoring::Predictions(path.clone()),
         (None, Some(k)) => Scoring::CrossValidated { k, head: args.head.is_some(), examples_per_label: args.examples_per_label.clone() },

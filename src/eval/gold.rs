@@ -117,7 +117,7 @@ pub fn articles(rows: &[GoldRow], path: &Path) -> Vec<Article> {
             let mut rs = by_article.remove(&id).unwrap_or_default();
             rs.sort_by_key(|r| r.paragraph);
             let line = rs.first().map_or(1, |r| r.line);
-            Article { id, source: Location::line(path, line), paragraphs: rs.iter().map(|r| r.text.clone()).collect() }
+            Article { id, source: Location::line(path, line), paragraphs: rs.iter().map(|r| r.text.clone()).collect(), meta: Default::default() }
         })
         .collect()
 }
@@ -186,6 +186,16 @@ pub fn folds(sets: &[GoldSet], k: usize, seed: u64) -> Vec<usize> {
     crate::learn::grouped_folds(&article_keys(sets), k, seed)
 }
 
+/// Checks every gold set's text against the articles read from `inputs`
+/// (none: nothing to check).
+pub fn check_texts(sets: &[GoldSet], inputs: &[std::path::PathBuf]) -> Result<()> {
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    let articles = crate::input::read_all(inputs)?;
+    sets.iter().try_for_each(|gold| check_text(&gold.rows, &articles, &gold.path))
+}
+
 /// Checks gold text against article files: each gold row's text must be the
 /// article's paragraph with that number.
 pub fn check_text(rows: &[GoldRow], articles: &[Article], path: &Path) -> Result<()> {
@@ -245,7 +255,7 @@ mod tests {
     #[test]
     fn text_must_match_the_article() {
         let rows = parse(ROW).unwrap();
-        let article = Article { id: "a".into(), source: Location::file("a.txt"), paragraphs: vec!["other".into()] };
+        let article = Article { id: "a".into(), source: Location::file("a.txt"), paragraphs: vec!["other".into()], meta: Default::default() };
         let e = check_text(&rows, &[article], Path::new("g.jsonl")).unwrap_err().to_string();
         assert!(e.contains("g.jsonl:1: text differs from paragraph 1 of a.txt"), "{e}");
     }
