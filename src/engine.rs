@@ -362,7 +362,7 @@ mod tests {
 
     fn article() -> Article {
         let paragraphs = ["Chip plant opens in Bac Ninh", "Semiconductor packaging grows.", "The weather was mild."];
-        Article { id: "a".into(), source: crate::Location::file("a.txt"), paragraphs: paragraphs.map(String::from).into() }
+        Article { id: "a".into(), source: crate::Location::file("a.txt"), paragraphs: paragraphs.map(String::from).into(), meta: Default::default() }
     }
 
     #[test]
