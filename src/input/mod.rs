@@ -461,7 +461,7 @@ pub fn jsonl_article_with(location: Location, line: &str, fields: &Fields) -> Re
         (id, _) => {
             let (name, hint) = if id.is_none() { (&fields.id, "--id-field") } else { (&fields.text, "--text-field") };
             let found: Vec<&String> = raw.keys().chain(id.map(|_| &fields.id)).collect();
-            let why = format!("not an article: no field `{name}` (found {found:?}); each line must be {shape}, or name the field with {hint}");
+            let why = format!("not an article: missing field `{name}` (found {found:?}); each line must be {shape}, or name the field with {hint}");
             return Err(Error::invalid(location, why));
         }
     };
@@ -558,7 +558,7 @@ mod tests {
         let article = jsonl_article_with(Location::line("a.jsonl", 3), line, &fields).unwrap();
         assert_eq!(article.meta, serde_json::from_str::<Meta>(r#"{"url": "u", "n": "1e999", "tags": ["t"]}"#).unwrap());
         let err = jsonl_article(Location::line("a.jsonl", 3), line).unwrap_err().to_string();
-        assert!(err.starts_with("a.jsonl:3: not an article: no field `id`") && err.contains("--id-field"), "{err}");
+        assert!(err.starts_with("a.jsonl:3: not an article: missing field `id`") && err.contains("--id-field"), "{err}");
     }
 
     #[test]

@@ -268,7 +268,7 @@ fn inputs_not_read_or_without_their_columns_are_errors_naming_the_place() {
         ("page.html", "<p>Vietnam</p>", &[], "page.html: not a file themes reads: it reads .txt and .md"),
         ("a.csv", "id,body\na,Vietnam\n", &[], "a.csv:1: no column `text`"),
         ("b.csv", "doc,body\na,Vietnam\n\"b\",\n", &["--id-field", "doc", "--text-field", "body"], "b.csv:3: article \"b\" has no paragraphs: column `body` is empty"),
-        ("c.jsonl", "{\"id\": \"a\", \"body\": \"x\"}\n", &[], "c.jsonl:1: not an article: no field `text`"),
+        ("c.jsonl", "{\"id\": \"a\", \"body\": \"x\"}\n", &[], "c.jsonl:1: not an article: missing field `text`"),
     ];
     for (name, text, flags, expected) in cases {
         let input = dir.path().join(name);
