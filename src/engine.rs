@@ -189,7 +189,8 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
             aliases: labels.set.labels.iter().map(|l| l.alias_matches(text)).collect(),
         })
         .collect();
-    let scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
+    let mut scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
+    point_into_given(&mut scored, article, &texts);
     // Values that pass the label file's checks can still overflow together;
     // a score that is not a number must never reach a row.
     for (i, s) in scored.iter().enumerate() {
@@ -206,12 +207,7 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
         .into_iter()
         .zip(&paragraph_vectors)
         .enumerate()
-        .map(|(i, (mut s, e))| {
-            if article.paragraphs[i] != texts.paragraphs[i] {
-                for evidence in s.evidence.iter_mut().flatten() {
-                    point_into_given(evidence, &article.paragraphs[i]);
-                }
-            }
+        .map(|(i, (s, e))| {
             let (scores, decided) = labels.decider.decide(&e.vector, s.scores);
             Prediction {
                 paragraph: i + 1,
@@ -231,14 +227,19 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
         .collect())
 }
 
-/// Evidence found in the normalized form of a paragraph, moved onto the
-/// paragraph as given: its offsets and text are those of `given`.
-fn point_into_given(evidence: &mut Evidence, given: &str) {
-    if let Some((text, start, end)) = evidence.offsets_mut() {
-        let (from, to) = (crate::input::given_offset(given, *start), crate::input::given_offset(given, *end));
-        *start = from;
-        *end = to;
-        *text = given.chars().skip(from).take(to - from).collect();
+/// Evidence found in the normalized form of a paragraph that differs from
+/// the paragraph as given, moved onto it: offsets and text are those of the
+/// article's own paragraph.
+fn point_into_given(scored: &mut [classify::Scored], article: &Article, texts: &ArticleTexts) {
+    for ((s, given), normalized) in scored.iter_mut().zip(&article.paragraphs).zip(&texts.paragraphs) {
+        if given == normalized {
+            continue;
+        }
+        for (text, start, end) in s.evidence.iter_mut().flatten().filter_map(Evidence::offsets_mut) {
+            let (from, to) = (crate::input::given_offset(given, *start), crate::input::given_offset(given, *end));
+            (*start, *end) = (from, to);
+            *text = given.chars().skip(from).take(to - from).collect();
+        }
     }
 }
 

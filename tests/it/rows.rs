@@ -44,21 +44,14 @@ fn violations(value: &Value, schema: &Value, root: &Value, at: &str) -> Vec<Stri
     if !schema["const"].is_null() && &schema["const"] != value {
         fail(&mut out, format!("not {}", schema["const"]));
     }
-    let x = value.as_f64();
-    let bound = |key: &str| schema[key].as_f64();
-    if let (Some(x), Some(min)) = (x, bound("minimum")) {
-        if x < min {
-            fail(&mut out, format!("below {min}"));
+    if let Some(x) = value.as_f64() {
+        let min = schema["minimum"].as_f64().unwrap_or(f64::NEG_INFINITY);
+        let max = schema["maximum"].as_f64().unwrap_or(f64::INFINITY);
+        if x < min || x > max {
+            fail(&mut out, format!("outside [{min}, {max}]"));
         }
-    }
-    if let (Some(x), Some(max)) = (x, bound("maximum")) {
-        if x > max {
-            fail(&mut out, format!("above {max}"));
-        }
-    }
-    if let (Some(x), Some(min)) = (x, bound("exclusiveMinimum")) {
-        if x <= min {
-            fail(&mut out, format!("not above {min}"));
+        if schema["exclusiveMinimum"].as_f64().is_some_and(|min| x <= min) {
+            fail(&mut out, format!("not above {}", schema["exclusiveMinimum"]));
         }
     }
     if let (Some(s), Some(min)) = (value.as_str(), schema["minLength"].as_u64()) {
@@ -154,6 +147,74 @@ fn inputs(dir: &Path) -> Vec<String> {
     ids
 }
 
+/// Evidence points into the text (text[start:end] as Python slices it),
+/// spans and aliases are both seen, an alias is found after combining
+/// accents, and meta is the CSV input's other column or `{}`.
+fn check_evidence_and_meta(rows: &[Value], ids: &[String]) {
+    let mut kinds = BTreeSet::new();
+    for row in rows {
+        let text: Vec<char> = row["text"].as_str().unwrap().chars().collect();
+        for item in row["evidence"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()) {
+            kinds.insert(item["kind"].as_str().unwrap().to_owned());
+            let (Some(start), Some(end)) = (item["start"].as_u64(), item["end"].as_u64()) else { continue };
+            let slice: String = text[start as usize..end as usize].iter().collect();
+            assert_eq!(slice, item["text"].as_str().unwrap(), "{item} in {row}");
+            if let Some(term) = item["term"].as_str() {
+                let stem = term.trim_end_matches('*').to_lowercase();
+                assert!(slice.to_lowercase().starts_with(&stem), "alias {term:?} matched {slice:?}");
+            }
+        }
+    }
+    assert!(kinds.contains("span") && kinds.contains("alias"), "{kinds:?}");
+    let nfd = rows.iter().find(|r| r["article"] == "zz_nfd" && r["paragraph"] == 2).unwrap();
+    let aliases: Vec<&Value> = nfd["evidence"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()).collect();
+    assert!(aliases.iter().any(|a| a["kind"] == "alias"), "an alias after combining accents: {nfd}");
+    for row in rows {
+        match ids.iter().position(|i| row["article"] == i.as_str()) {
+            Some(i) if i < 3 => assert_eq!(row["meta"], serde_json::json!({"url": format!("https://example.org/{i}")})),
+            _ => assert_eq!(row["meta"], serde_json::json!({}), "a text file has no meta"),
+        }
+    }
+}
+
+/// The CSV rows and summary carry what the JSONL ones do, flat.
+fn check_csv(dir: &Path, rows: &[Value], summaries: &[Value]) {
+    let mut reader = csv::Reader::from_path(dir.join("rows.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let label_ids: Vec<String> = rows[0]["scores"].as_object().unwrap().keys().cloned().collect();
+    let n = label_ids.len();
+    assert_eq!(&header[..4], ["article", "paragraph", "text", "labels"]);
+    let scores: BTreeSet<&String> = header[4..4 + n].iter().collect();
+    assert_eq!(scores, label_ids.iter().map(|id| format!("score_{id}")).collect::<Vec<_>>().iter().collect(), "in label-set order");
+    assert_eq!(&header[4 + n..], ["evidence", "notes", "meta_url"]);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), rows.len());
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for (record, row) in records.iter().zip(rows) {
+        assert_eq!(&record[2], row["text"].as_str().unwrap());
+        let evidence: Value = serde_json::from_str(&record[column("evidence")]).unwrap();
+        assert_eq!(evidence, row["evidence"], "the evidence column is the row's evidence as JSON");
+        let notes: Vec<&str> = row["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+        assert_eq!(&record[column("notes")], notes.join(";"));
+        assert_eq!(&record[column("meta_url")], row["meta"]["url"].as_str().unwrap_or(""));
+        let score: f64 = record[column("score_asean")].parse().unwrap();
+        assert_eq!(score, row["scores"]["asean"].as_f64().unwrap());
+    }
+    let mut reader = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&header[..3], ["article", "paragraphs", "themes"]);
+    assert_eq!(header.len(), 3 + 2 * label_ids.len());
+    for (record, summary) in reader.records().map(Result::unwrap).zip(summaries) {
+        assert_eq!(&record[0], summary["article"].as_str().unwrap());
+        let themes: Vec<&str> = summary["themes"].as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
+        assert_eq!(&record[2], themes.join(";"));
+        for theme in summary["themes"].as_array().unwrap() {
+            let at = header.iter().position(|h| *h == format!("share_{}", theme["label"].as_str().unwrap())).unwrap();
+            assert_eq!(record[at].parse::<f64>().unwrap(), theme["share"].as_f64().unwrap());
+        }
+    }
+}
+
 #[test]
 fn rows_match_their_schema_and_load_as_data_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,69 +256,11 @@ fn rows_match_their_schema_and_load_as_data_in_every_format() {
     assert!(loose.is_empty(), "numbers with more than 4 decimals: {loose:?}");
     assert_eq!(rows.iter().map(|r| r["article"].as_str().unwrap()).collect::<BTreeSet<_>>().len(), ids.len() + 1);
 
-    // Evidence points into the text: text[start:end] as Python slices it.
-    let mut kinds = BTreeSet::new();
-    for row in &rows {
-        let text: Vec<char> = row["text"].as_str().unwrap().chars().collect();
-        for item in row["evidence"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()) {
-            kinds.insert(item["kind"].as_str().unwrap().to_owned());
-            let (Some(start), Some(end)) = (item["start"].as_u64(), item["end"].as_u64()) else { continue };
-            let slice: String = text[start as usize..end as usize].iter().collect();
-            assert_eq!(slice, item["text"].as_str().unwrap(), "{item} in {row}");
-            if let Some(term) = item["term"].as_str() {
-                let stem = term.trim_end_matches('*').to_lowercase();
-                assert!(slice.to_lowercase().starts_with(&stem), "alias {term:?} matched {slice:?}");
-            }
-        }
-    }
-    assert!(kinds.contains("span") && kinds.contains("alias"), "{kinds:?}");
-    let nfd = rows.iter().find(|r| r["article"] == "zz_nfd" && r["paragraph"] == 2).unwrap();
-    let aliases: Vec<&Value> = nfd["evidence"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()).collect();
-    assert!(aliases.iter().any(|a| a["kind"] == "alias"), "an alias after combining accents: {nfd}");
-    for (row, id) in rows.iter().zip(rows.iter().map(|r| r["article"].as_str().unwrap())) {
-        let position = ids.iter().position(|i| i == id);
-        match position {
-            Some(i) if i < 3 => assert_eq!(row["meta"], serde_json::json!({"url": format!("https://example.org/{i}")})),
-            _ => assert_eq!(row["meta"], serde_json::json!({}), "a text file has no meta"),
-        }
-    }
+    check_evidence_and_meta(&rows, &ids);
 
     // The CSV carries the same rows, flat; the summary too.
     run("csv", "rows.csv", "summary.csv");
-    let mut reader = csv::Reader::from_path(dir.path().join("rows.csv")).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    let label_ids: Vec<String> = rows[0]["scores"].as_object().unwrap().keys().cloned().collect();
-    let n = label_ids.len();
-    assert_eq!(&header[..4], ["article", "paragraph", "text", "labels"]);
-    let scores: BTreeSet<&String> = header[4..4 + n].iter().collect();
-    assert_eq!(scores, label_ids.iter().map(|id| format!("score_{id}")).collect::<Vec<_>>().iter().collect(), "in label-set order");
-    assert_eq!(&header[4 + n..], ["evidence", "notes", "meta_url"]);
-    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(records.len(), rows.len());
-    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
-    for (record, row) in records.iter().zip(&rows) {
-        assert_eq!(&record[2], row["text"].as_str().unwrap());
-        let evidence: Value = serde_json::from_str(&record[column("evidence")]).unwrap();
-        assert_eq!(evidence, row["evidence"], "the evidence column is the row's evidence as JSON");
-        let notes: Vec<&str> = row["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
-        assert_eq!(&record[column("notes")], notes.join(";"));
-        assert_eq!(&record[column("meta_url")], row["meta"]["url"].as_str().unwrap_or(""));
-        let score: f64 = record[column("score_asean")].parse().unwrap();
-        assert_eq!(score, row["scores"]["asean"].as_f64().unwrap());
-    }
-    let mut reader = csv::Reader::from_path(dir.path().join("summary.csv")).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(&header[..3], ["article", "paragraphs", "themes"]);
-    assert_eq!(header.len(), 3 + 2 * label_ids.len());
-    for (record, summary) in reader.records().map(Result::unwrap).zip(&summaries) {
-        assert_eq!(&record[0], summary["article"].as_str().unwrap());
-        let themes: Vec<&str> = summary["themes"].as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
-        assert_eq!(&record[2], themes.join(";"));
-        for theme in summary["themes"].as_array().unwrap() {
-            let at = header.iter().position(|h| *h == format!("share_{}", theme["label"].as_str().unwrap())).unwrap();
-            assert_eq!(record[at].parse::<f64>().unwrap(), theme["share"].as_f64().unwrap());
-        }
-    }
+    check_csv(dir.path(), &rows, &summaries);
 }
 
 #[test]
