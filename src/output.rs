@@ -540,7 +540,7 @@ pub struct RowWriter {
 /// Where article summaries go.
 enum Summaries {
     Jsonl(Sink),
-    Csv(csv::Writer<Sink>),
+    Csv(Box<csv::Writer<Sink>>),
 }
 
 impl RowWriter {
@@ -568,7 +568,7 @@ impl RowWriter {
                 header.extend(ids.iter().map(|id| format!("paragraphs_{id}")));
                 header.extend(ids.iter().map(|id| format!("share_{id}")));
                 writer.write_record(&header).map_err(csv_error)?;
-                Some(Summaries::Csv(writer))
+                Some(Summaries::Csv(Box::new(writer)))
             }
         };
         Ok(RowWriter { jsonl, csv, summary, ids: ids.to_vec() })
