@@ -88,11 +88,27 @@ pub fn normalize(text: &str) -> String {
 /// Where character `offset` of `normalize(given)` falls in `given`: the
 /// last character offset of `given` whose prefix normalizes to at most
 /// `offset` characters, so a combining mark stays with its letter.
+///
+/// Linear in the text: no composition pairs anything with an ASCII
+/// character before it or across it, so the text is normalized in pieces
+/// that each start at one, and only the piece holding `offset` is searched.
 pub fn given_offset(given: &str, offset: usize) -> usize {
-    let bounds: Vec<usize> = given.char_indices().map(|(i, _)| i).chain([given.len()]).collect();
-    let normalized_len = |c: &usize| given[..bounds[*c]].nfc().count();
-    let chars: Vec<usize> = (0..bounds.len()).collect();
-    chars.partition_point(|c| normalized_len(c) <= offset).saturating_sub(1)
+    let (mut given_before, mut normalized_before) = (0, 0);
+    let starts = given.char_indices().filter(|(i, c)| *i == 0 || c.is_ascii()).map(|(i, _)| i);
+    let ends = starts.clone().skip(1).chain([given.len()]);
+    for (start, end) in starts.zip(ends) {
+        let piece = &given[start..end];
+        let length = piece.nfc().count();
+        if normalized_before + length > offset {
+            let bounds: Vec<usize> = piece.char_indices().map(|(i, _)| i).chain([piece.len()]).collect();
+            let fits = |c: &usize| normalized_before + piece[..bounds[*c]].nfc().count() <= offset;
+            let within = (0..bounds.len()).collect::<Vec<_>>().partition_point(fits).saturating_sub(1);
+            return given_before + within;
+        }
+        given_before += piece.chars().count();
+        normalized_before += length;
+    }
+    given_before
 }
 
 /// Splits a text into paragraphs: every line holding more than white space
@@ -577,5 +593,12 @@ mod tests {
         }
         assert_eq!((given_offset(given, 4), given_offset(given, 13)), (6, 15), "marks stay with their letters");
         assert_eq!(given_offset("plain", 3), 3);
+        // The same as normalizing every prefix, on text mixing scripts and marks.
+        let mixed = "A\u{0301}\u{0323} 한국\u{1100}\u{1161}x \u{0B47}\u{0B3E}, Đo\u{0302}\u{0300}ng".repeat(3);
+        let prefixes: Vec<usize> = (0..=mixed.chars().count()).map(|c| normalize(&mixed.chars().take(c).collect::<String>()).chars().count()).collect();
+        for offset in 0..=normalize(&mixed).chars().count() {
+            let slow = prefixes.partition_point(|&n| n <= offset) - 1;
+            assert_eq!(given_offset(&mixed, offset), slow, "offset {offset}");
+        }
     }
 }
