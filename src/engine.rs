@@ -205,11 +205,12 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
         .map(|((text, e), ranges)| ParagraphInput {
             text,
             vector: &e.vector,
-            units: ranges.iter().zip(&e.spans).map(|(r, v)| (&text[r.clone()], v.as_slice())).collect(),
-            aliases: labels.set.labels.iter().map(|l| l.alias_terms(text)).collect(),
+            units: ranges.iter().zip(&e.spans).map(|(r, v)| (r.clone(), v.as_slice())).collect(),
+            aliases: labels.set.labels.iter().map(|l| l.alias_matches(text)).collect(),
         })
         .collect();
-    let scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
+    let mut scored = classify_article(&inputs, &labels.vectors, &labels.biases, &labels.combiner);
+    point_into_given(&mut scored, article, &texts);
     // Values that pass the label file's checks can still overflow together;
     // a score that is not a number must never reach a row.
     for (i, s) in scored.iter().enumerate() {
@@ -244,6 +245,22 @@ pub fn label_article(article: &Article, labels: &PreparedLabels, embedder: &mut 
             }
         })
         .collect())
+}
+
+/// Evidence found in the normalized form of a paragraph that differs from
+/// the paragraph as given, moved onto it: offsets and text are those of the
+/// article's own paragraph.
+fn point_into_given(scored: &mut [classify::Scored], article: &Article, texts: &ArticleTexts) {
+    for ((s, given), normalized) in scored.iter_mut().zip(&article.paragraphs).zip(&texts.paragraphs) {
+        if given == normalized {
+            continue;
+        }
+        for (text, start, end) in s.evidence.iter_mut().flatten().filter_map(Evidence::offsets_mut) {
+            let (from, to) = (crate::input::given_offset(given, *start), crate::input::given_offset(given, *end));
+            (*start, *end) = (from, to);
+            *text = given.chars().skip(from).take(to - from).collect();
+        }
+    }
 }
 
 /// The model, its cache and a prepared label set: what every command that
@@ -376,7 +393,7 @@ mod tests {
 
     fn article() -> Article {
         let paragraphs = ["Chip plant opens in Bac Ninh", "Semiconductor packaging grows.", "The weather was mild."];
-        Article { id: "a".into(), source: crate::Location::file("a.txt"), paragraphs: paragraphs.map(String::from).into() }
+        Article { id: "a".into(), source: crate::Location::file("a.txt"), paragraphs: paragraphs.map(String::from).into(), meta: Default::default() }
     }
 
     #[test]

@@ -23,7 +23,9 @@ use crate::error::{Error, Location, Result};
 pub use crate::output::RowFormat;
 use crate::output::{LabelRow, RowWriter};
 
-const VERSION: u32 = 1;
+/// The journal's format: 2 since rows always carry `evidence`, `notes` and
+/// `meta`; a journal of another version is not resumed.
+const VERSION: u32 = 2;
 
 /// The journal kept while `out` is being produced.
 pub fn journal_path(out: &Path) -> PathBuf {
@@ -353,7 +355,11 @@ impl ArticleRows {
 /// Writes the rows of `files` (journals or row files) as the final outputs,
 /// each atomically.
 pub fn write_outputs(files: &[PathBuf], outputs: &Outputs) -> Result<Totals> {
-    let mut writer = RowWriter::create(Some(outputs.out), outputs.format, outputs.summary, outputs.ids)?;
+    let meta = match outputs.format {
+        RowFormat::Jsonl => Vec::new(),
+        RowFormat::Csv => csv_meta_keys(files)?,
+    };
+    let mut writer = RowWriter::create(Some(outputs.out), outputs.format, outputs.summary, outputs.ids, &meta)?;
     let mut reader = ArticleRows::new(files);
     let mut totals = Totals::default();
     while let Some(rows) = reader.next_article()? {
@@ -363,6 +369,17 @@ pub fn write_outputs(files: &[PathBuf], outputs: &Outputs) -> Result<Totals> {
     }
     writer.finish()?;
     Ok(totals)
+}
+
+/// The meta keys of every row of `files`: the CSV's columns, known only
+/// once every row has been read.
+fn csv_meta_keys(files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut reader = ArticleRows::new(files);
+    let mut keys = std::collections::BTreeSet::new();
+    while let Some(rows) = reader.next_article()? {
+        keys.extend(crate::output::meta_keys(&rows));
+    }
+    Ok(keys.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -377,7 +394,8 @@ mod tests {
             labels: vec![],
             scores: [("a".to_owned(), 0.25)].into_iter().collect(),
             evidence: Default::default(),
-            flags: vec![],
+            notes: vec![],
+            meta: Default::default(),
         }
     }
 

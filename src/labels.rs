@@ -7,6 +7,7 @@
 //! of (0, 1) are errors naming the file, line and key.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -456,9 +457,12 @@ impl AliasMatcher {
         AliasMatcher { needle, case_sensitive, prefix }
     }
 
-    fn matches(&self, text: &str, lowered: &str) -> bool {
-        let haystack = if self.case_sensitive { text } else { lowered };
+    /// Every place the alias occurs in `text`, as byte ranges of `text`;
+    /// a prefix alias's range runs to the end of the word it starts.
+    fn find(&self, text: &str, lowered: &Lowered) -> Vec<Range<usize>> {
+        let haystack = if self.case_sensitive { text } else { &lowered.text };
         let is_word = |c: char| c.is_alphanumeric() || c == '_';
+        let mut found_at = Vec::new();
         let mut from = 0;
         while let Some(found) = haystack[from..].find(&self.needle) {
             let start = from + found;
@@ -466,24 +470,68 @@ impl AliasMatcher {
             let before_ok = haystack[..start].chars().next_back().is_none_or(|c| !is_word(c));
             let after_ok = self.prefix || haystack[end..].chars().next().is_none_or(|c| !is_word(c));
             if before_ok && after_ok {
-                return true;
+                let (at, to) = if self.case_sensitive { (start, end) } else { (lowered.origin[start], lowered.origin[end]) };
+                let rest: usize = text[to..].chars().take_while(|&c| self.prefix && is_word(c)).map(char::len_utf8).sum();
+                found_at.push(at..to + rest);
+                from = end;
+                continue;
             }
             from = start + haystack[start..].chars().next().map_or(1, char::len_utf8);
         }
-        false
+        found_at
     }
 }
 
+/// A text lowercased character by character, with the byte in the text
+/// that each of its bytes came from (and the text's length at the end), so
+/// that a match in the lowered text is a range of the text.
+struct Lowered {
+    text: String,
+    origin: Vec<usize>,
+}
+
+impl Lowered {
+    fn new(text: &str) -> Lowered {
+        let mut lowered = Lowered { text: String::with_capacity(text.len()), origin: Vec::with_capacity(text.len() + 1) };
+        for (at, c) in text.char_indices() {
+            let before = lowered.text.len();
+            lowered.text.extend(c.to_lowercase());
+            lowered.origin.resize(lowered.origin.len() + lowered.text.len() - before, at);
+        }
+        lowered.origin.push(text.len());
+        lowered
+    }
+}
+
+/// One place an alias occurs in a paragraph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasMatch {
+    /// The alias as the label file writes it (`semiconductor*`).
+    pub term: String,
+    /// Where the matched words are, in bytes of the text searched.
+    pub range: Range<usize>,
+}
+
 impl Label {
-    /// The aliases that appear in `text` (NFC-normalized by the caller).
-    pub fn alias_terms(&self, text: &str) -> Vec<String> {
-        let lowered = text.to_lowercase();
-        self.matchers
+    /// Every occurrence of the label's aliases in `text` (NFC-normalized by
+    /// the caller), in the order they appear.
+    pub fn alias_matches(&self, text: &str) -> Vec<AliasMatch> {
+        let lowered = Lowered::new(text);
+        let mut found: Vec<AliasMatch> = self
+            .matchers
             .iter()
             .zip(&self.aliases)
-            .filter(|(m, _)| m.matches(text, &lowered))
-            .map(|(_, a)| a.clone())
-            .collect()
+            .flat_map(|(m, a)| m.find(text, &lowered).into_iter().map(|range| AliasMatch { term: a.clone(), range }))
+            .collect();
+        found.sort_by_key(|m| (m.range.start, m.range.end));
+        found
+    }
+
+    /// The aliases that appear in `text` (NFC-normalized by the caller),
+    /// each once, in label-file order.
+    pub fn alias_terms(&self, text: &str) -> Vec<String> {
+        let found = self.alias_matches(text);
+        self.aliases.iter().filter(|a| found.iter().any(|m| &m.term == *a)).cloned().collect()
     }
 }
 
@@ -634,6 +682,21 @@ mod tests {
         assert!(a.alias_terms("a microchip").is_empty());
         assert_eq!(a.alias_terms("victims of agent orange"), vec!["Agent Orange"]);
         assert_eq!(a.alias_terms("tình hình Biển Đông"), vec!["Biển Đông"]);
+    }
+
+    #[test]
+    fn alias_matches_give_the_words_found_and_where() {
+        let text = format!("{ONE}aliases = [\"MIA\", \"chip*\", \"Agent Orange\", \"đông\"]\n");
+        let set = parse(&text).unwrap();
+        let a = &set.labels[0];
+        let text = "İ ĐÔNG: Chips, MIA and chipmakers; AGENT ORANGE";
+        let matches = a.alias_matches(text);
+        let found: Vec<(&str, &str)> = matches.iter().map(|m| (m.term.as_str(), &text[m.range.clone()])).collect();
+        assert_eq!(
+            found,
+            vec![("đông", "ĐÔNG"), ("chip*", "Chips"), ("MIA", "MIA"), ("chip*", "chipmakers"), ("Agent Orange", "AGENT ORANGE")],
+            "the words as written, after a letter whose lowercase is longer"
+        );
     }
 
     #[test]

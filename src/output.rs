@@ -9,7 +9,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
+use crate::input::Meta;
 
 /// Temporary files in flight, removed by [`remove_temporaries`] when the
 /// process is interrupted (a signal handler cannot run destructors).
@@ -326,7 +329,7 @@ fn file_key(path: &Path) -> Option<FileKey> {
 }
 
 /// `path` itself, or when it is a folder the files under it that are
-/// read: articles (`.txt`, `.md`, `.jsonl`) and a head's files (links
+/// read: articles (`.txt`, `.md`, `.jsonl`, `.csv`) and a head's files (links
 /// followed, each folder once).
 fn files_under(path: &Path, visited: &mut std::collections::HashSet<PathBuf>, out: &mut Vec<PathBuf>) {
     if path.as_os_str() == "-" {
@@ -352,8 +355,50 @@ fn files_under(path: &Path, visited: &mut std::collections::HashSet<PathBuf>, ou
     }
 }
 
+/// Decimals kept of every number computed for a row or a summary (scores,
+/// similarities, shares): the one rounding rule, applied by [`round`] when
+/// rows are serialized, whatever the format.
+pub const DECIMALS: i32 = 4;
+
+/// A computed number as written: [`DECIMALS`] decimals.
+pub fn round(x: f64) -> f64 {
+    let scale = 10f64.powi(DECIMALS);
+    (x * scale).round() / scale
+}
+
+/// Every float in a JSON value rounded by [`round`] (integers kept).
+fn rounded(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => n.as_f64().and_then(|x| serde_json::Number::from_f64(round(x))).map_or(Value::Null, Value::Number),
+        Value::Array(items) => Value::Array(items.iter().map(rounded).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), rounded(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn round_scores<S: serde::Serializer>(scores: &BTreeMap<String, f32>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(scores.iter().map(|(k, v)| (k, round(f64::from(*v)))))
+}
+
+fn round_evidence<S: serde::Serializer>(evidence: &Evidence, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(evidence.iter().map(|(k, items)| (k, items.iter().map(rounded).collect::<Vec<_>>())))
+}
+
+fn round_share<S: serde::Serializer>(share: &f32, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(round(f64::from(*share)))
+}
+
+/// A row's evidence: for each assigned label, its items.
+pub type Evidence = BTreeMap<String, Vec<serde_json::Value>>;
+
+/// The keys of a JSONL row, in the order written: every row has all of
+/// them (`docs/row.schema.json`).
+pub const ROW_KEYS: [&str; 8] = ["article", "paragraph", "text", "labels", "scores", "evidence", "notes", "meta"];
+
 /// One labelled paragraph as written to JSONL: the wire format users
-/// depend on (documented in the README).
+/// depend on (documented in the README and `docs/row.schema.json`). Every
+/// key is always written, empty when there is nothing to say.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct LabelRow {
     /// Article id.
@@ -365,37 +410,75 @@ pub struct LabelRow {
     /// Assigned label ids, in label-set order.
     pub labels: Vec<String>,
     /// Score in [0, 1] per label id.
-    pub scores: std::collections::BTreeMap<String, f32>,
-    /// For each assigned label, what triggered it.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub evidence: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    #[serde(serialize_with = "round_scores")]
+    pub scores: BTreeMap<String, f32>,
+    /// For each assigned label, what triggered it (`{}` when none is).
+    #[serde(default, serialize_with = "round_evidence")]
+    pub evidence: Evidence,
     /// Notes on the row: `language:xx` when the model does not cover the
     /// paragraph's language, `truncated` when text was cut.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The article's other input fields (JSONL keys, CSV columns), as given.
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+/// One paragraph's vector as `themes embed` writes it.
+#[derive(serde::Serialize)]
+pub struct EmbeddingRow<'a> {
+    /// Article id.
+    pub article: &'a str,
+    /// 1-based paragraph number.
+    pub paragraph: usize,
+    /// The paragraph as given.
+    pub text: &'a str,
+    /// Tokens the model read.
+    pub tokens: usize,
+    /// Whether the paragraph was cut to the model's window.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The vector.
+    pub embedding: &'a [f32],
 }
 
 /// Writes label rows as CSV: article, paragraph, text, labels (joined by
-/// `;`), then one `score_<id>` column per label.
+/// `;`), one `score_<id>` column per label, evidence (the JSONL row's
+/// `evidence` as a JSON string), notes (joined by `;`), then one
+/// `meta_<key>` column per input field.
 pub struct CsvRows {
     writer: csv::Writer<Sink>,
     ids: Vec<String>,
+    meta: Vec<String>,
 }
 
 impl CsvRows {
-    /// Starts a CSV with the header for `ids`.
-    pub fn new(sink: Sink, ids: &[String]) -> Result<CsvRows> {
+    /// Starts a CSV with the header for label `ids` and `meta` keys.
+    pub fn new(sink: Sink, ids: &[String], meta: &[String]) -> Result<CsvRows> {
         let mut writer = csv::Writer::from_writer(sink);
         let mut header = vec!["article".to_owned(), "paragraph".to_owned(), "text".to_owned(), "labels".to_owned()];
         header.extend(ids.iter().map(|id| format!("score_{id}")));
+        header.extend(["evidence".to_owned(), "notes".to_owned()]);
+        header.extend(meta.iter().map(|key| format!("meta_{key}")));
         writer.write_record(&header).map_err(csv_error)?;
-        Ok(CsvRows { writer, ids: ids.to_vec() })
+        Ok(CsvRows { writer, ids: ids.to_vec(), meta: meta.to_vec() })
     }
 
     /// Writes one row.
     pub fn write(&mut self, row: &LabelRow) -> Result<()> {
+        if let Some(key) = row.meta.keys().find(|k| !self.meta.contains(k)) {
+            return Err(Error::Usage(format!(
+                "article {:?}: its field `{key}` has no CSV column (standard input's fields are not known before the header is written); write with --out FILE, or --format jsonl",
+                row.article
+            )));
+        }
         let mut record = vec![row.article.clone(), row.paragraph.to_string(), row.text.clone(), row.labels.join(";")];
-        record.extend(self.ids.iter().map(|id| format!("{:.4}", row.scores.get(id).copied().unwrap_or(0.0))));
+        record.extend(self.ids.iter().map(|id| number(row.scores.get(id).copied().unwrap_or(0.0))));
+        let evidence: Evidence = row.evidence.iter().map(|(k, v)| (k.clone(), v.iter().map(rounded).collect())).collect();
+        let evidence = serde_json::to_string(&evidence);
+        record.push(evidence.map_err(|e| Error::io("-", e.into()))?);
+        record.push(row.notes.join(";"));
+        record.extend(self.meta.iter().map(|key| cell(row.meta.get(key))));
         self.writer.write_record(&record).map_err(csv_error)
     }
 
@@ -403,6 +486,21 @@ impl CsvRows {
     pub fn finish(self) -> Result<()> {
         let sink = self.writer.into_inner().map_err(|e| Error::io("-", std::io::Error::other(e.to_string())))?;
         sink.finish()
+    }
+}
+
+/// A computed number as a CSV cell: rounded, and written as in JSONL.
+fn number(x: f32) -> String {
+    serde_json::Number::from_f64(round(f64::from(x))).map_or_else(String::new, |n| n.to_string())
+}
+
+/// A meta value as a CSV cell: a string as it is, nothing for null, other
+/// values as JSON.
+fn cell(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
     }
 }
 
@@ -437,24 +535,49 @@ impl std::str::FromStr for RowFormat {
 }
 
 /// Writes articles' rows in a format, with the optional article summaries
-/// beside them: the one place label output is assembled.
+/// beside them (in the same format): the one place label output is
+/// assembled.
 pub struct RowWriter {
     jsonl: Option<Sink>,
     csv: Option<CsvRows>,
-    summary: Option<Sink>,
+    summary: Option<Summaries>,
     ids: Vec<String>,
+}
+
+/// Where article summaries go.
+enum Summaries {
+    Jsonl(Sink),
+    Csv(Box<csv::Writer<Sink>>),
 }
 
 impl RowWriter {
     /// Rows to `out` (`None`: standard output), summaries to `summary`;
-    /// `ids` are the label ids in label-set order.
-    pub fn create(out: Option<&Path>, format: RowFormat, summary: Option<&Path>, ids: &[String]) -> Result<RowWriter> {
+    /// `ids` are the label ids in label-set order, `meta` the input fields
+    /// that CSV rows get a column for.
+    pub fn create(
+        out: Option<&Path>,
+        format: RowFormat,
+        summary: Option<&Path>,
+        ids: &[String],
+        meta: &[String],
+    ) -> Result<RowWriter> {
         let sink = Sink::create(out)?;
         let (jsonl, csv) = match format {
             RowFormat::Jsonl => (Some(sink), None),
-            RowFormat::Csv => (None, Some(CsvRows::new(sink, ids)?)),
+            RowFormat::Csv => (None, Some(CsvRows::new(sink, ids, meta)?)),
         };
-        let summary = summary.map(|p| Sink::create(Some(p))).transpose()?;
+        let summary = match summary.map(|p| Sink::create(Some(p))).transpose()? {
+            None => None,
+            Some(sink) if format == RowFormat::Jsonl => Some(Summaries::Jsonl(sink)),
+            Some(sink) => {
+                let mut writer = csv::Writer::from_writer(sink);
+                let mut header = vec!["article".to_owned(), "paragraphs".to_owned(), "themes".to_owned()];
+                header.extend(ids.iter().map(|id| format!("paragraphs_{id}")));
+                header.extend(ids.iter().map(|id| format!("share_{id}")));
+                writer.write_record(&header).map_err(csv_error)?;
+                Some(Summaries::Csv(Box::new(writer)))
+            }
+        };
         Ok(RowWriter { jsonl, csv, summary, ids: ids.to_vec() })
     }
 
@@ -468,10 +591,20 @@ impl RowWriter {
                 csv.write(row)?;
             }
         }
-        if let (Some(sink), Some(first)) = (self.summary.as_mut(), rows.first()) {
-            sink.write_json_line(&summarize(&first.article, rows, &self.ids))?;
+        let Some(first) = rows.first() else { return Ok(()) };
+        let summary = summarize(&first.article, rows, &self.ids);
+        match self.summary.as_mut() {
+            None => Ok(()),
+            Some(Summaries::Jsonl(sink)) => sink.write_json_line(&summary),
+            Some(Summaries::Csv(writer)) => {
+                let mut record = vec![summary.article.clone(), summary.paragraphs.to_string()];
+                record.push(summary.themes.iter().map(|t| t.label.as_str()).collect::<Vec<_>>().join(";"));
+                let share = |id: &String| summary.themes.iter().find(|t| &t.label == id);
+                record.extend(self.ids.iter().map(|id| share(id).map_or(0, |t| t.paragraphs).to_string()));
+                record.extend(self.ids.iter().map(|id| number(share(id).map_or(0.0, |t| t.share))));
+                writer.write_record(&record).map_err(csv_error)
+            }
         }
-        Ok(())
     }
 
     /// Flushes and moves the files into place.
@@ -482,10 +615,13 @@ impl RowWriter {
         if let Some(csv) = self.csv {
             csv.finish()?;
         }
-        if let Some(sink) = self.summary {
-            sink.finish()?;
+        match self.summary {
+            None => Ok(()),
+            Some(Summaries::Jsonl(sink)) => sink.finish(),
+            Some(Summaries::Csv(writer)) => {
+                writer.into_inner().map_err(|e| Error::io("-", std::io::Error::other(e.to_string())))?.finish()
+            }
         }
-        Ok(())
     }
 }
 
@@ -509,6 +645,7 @@ pub struct ThemeShare {
     /// Paragraphs carrying it.
     pub paragraphs: usize,
     /// `paragraphs` over the article's paragraph count.
+    #[serde(serialize_with = "round_share")]
     pub share: f32,
 }
 
@@ -524,6 +661,12 @@ pub fn summarize(article: &str, rows: &[LabelRow], ids: &[String]) -> ArticleSum
         .collect();
     themes.sort_by(|a, b| b.paragraphs.cmp(&a.paragraphs));
     ArticleSummary { article: article.to_owned(), paragraphs: rows.len(), themes }
+}
+
+/// The meta keys of rows, each once, sorted: the CSV's `meta_` columns.
+pub fn meta_keys<'a>(rows: impl IntoIterator<Item = &'a LabelRow>) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = rows.into_iter().flat_map(|r| r.meta.keys()).collect();
+    keys.into_iter().cloned().collect()
 }
 
 #[cfg(test)]
@@ -634,7 +777,7 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir(d.join("in")).unwrap();
         std::fs::write(d.join("in/a.txt"), "text").unwrap();
-        std::fs::write(d.join("in/notes.csv"), "not read").unwrap();
+        std::fs::write(d.join("in/notes.html"), "not read").unwrap();
         std::fs::write(d.join("labels.toml"), "x").unwrap();
         std::os::unix::fs::symlink(d.join("in/a.txt"), d.join("link.txt")).unwrap();
         let check = |outs: &[(&str, Option<&Path>)]| {
@@ -651,10 +794,61 @@ mod tests {
         assert!(check(&[("--out", Some(d.join("in").as_path()))]).unwrap_err().contains("is a folder"));
         assert!(check(&[("--out", Some(d.join("nowhere/o.jsonl").as_path()))]).unwrap_err().contains("does not exist"));
         check(&[("--out", Some(o.as_path())), ("--summary", None), ("--html", Some(Path::new("-")))]).unwrap();
-        check(&[("--out", Some(d.join("in/notes.csv").as_path()))]).expect("a file in an input folder that is not read");
+        check(&[("--out", Some(d.join("in/notes.html").as_path()))]).expect("a file in an input folder that is not read");
         let null = Path::new("/dev/null");
         check(&[("--out", Some(null)), ("--summary", Some(null))]).expect("a device may take several outputs");
         assert_eq!(names(d), vec!["in", "labels.toml", "link.txt"], "nothing was written");
+    }
+
+    fn row(paragraph: usize, labels: &[&str]) -> LabelRow {
+        let span = serde_json::json!({"kind": "span", "text": "chips", "start": 4, "end": 9, "similarity": 0.7280237674713135f64});
+        LabelRow {
+            article: "a".to_owned(),
+            paragraph,
+            text: "New chips".to_owned(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            scores: [("x".to_owned(), 0.071428575f32), ("y".to_owned(), 1.0)].into_iter().collect(),
+            evidence: labels.iter().map(|l| (l.to_string(), vec![span.clone()])).collect(),
+            notes: vec![],
+            meta: [("url".to_owned(), serde_json::json!("u"))].into_iter().filter(|_| paragraph == 1).collect(),
+        }
+    }
+
+    #[test]
+    fn rows_keep_every_key_and_one_rounding_in_every_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = ["x".to_owned(), "y".to_owned()];
+        let rows = [row(1, &["y"]), row(2, &[])];
+        for format in [RowFormat::Jsonl, RowFormat::Csv] {
+            let (out, summary) = (dir.path().join("rows"), dir.path().join("summary"));
+            let mut writer = RowWriter::create(Some(&out), format, Some(&summary), &ids, &meta_keys(&rows)).unwrap();
+            writer.write_article(&rows).unwrap();
+            writer.finish().unwrap();
+            let (out, summary) = (std::fs::read_to_string(out).unwrap(), std::fs::read_to_string(summary).unwrap());
+            if format == RowFormat::Jsonl {
+                let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                for line in &lines {
+                    let keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+                    assert_eq!(keys.len(), ROW_KEYS.len(), "{line}");
+                    assert!(ROW_KEYS.iter().all(|k| keys.contains(k)), "{line}");
+                }
+                assert!(out.contains(r#""scores":{"x":0.0714,"y":1.0}"#), "{out}");
+                assert!(out.contains(r#""similarity":0.728,"#) && out.contains(r#""evidence":{},"notes":[],"meta":{}"#), "{out}");
+                assert!(summary.contains(r#""share":0.5}"#), "{summary}");
+            } else {
+                let mut lines = out.lines();
+                assert_eq!(lines.next(), Some("article,paragraph,text,labels,score_x,score_y,evidence,notes,meta_url"));
+                let first = lines.next().unwrap();
+                assert!(first.starts_with("a,1,New chips,y,0.0714,1.0,") && first.ends_with(",,u"), "{first}");
+                assert!(first.contains(r#""{""y"":[{""end"":9,""kind"":""span"",""similarity"":0.728,"#), "{first}");
+                assert_eq!(lines.next(), Some("a,2,New chips,,0.0714,1.0,{},,"));
+                let want = "article,paragraphs,themes,paragraphs_x,paragraphs_y,share_x,share_y\na,2,y,0,1,0.0,0.5\n";
+                assert_eq!(summary, want);
+            }
+        }
+        let mut stdin_rows = CsvRows::new(Sink::create(Some(&dir.path().join("s.csv"))).unwrap(), &ids, &[]).unwrap();
+        let err = stdin_rows.write(&rows[0]).unwrap_err().to_string();
+        assert!(err.contains("field `url` has no CSV column") && err.contains("--out FILE"), "{err}");
     }
 
     #[test]

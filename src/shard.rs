@@ -67,6 +67,7 @@ pub fn count_articles(source: &Source) -> Result<usize> {
             let bytes = std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?;
             Ok(crate::jsonl::count(&bytes))
         }
+        Format::Csv => Ok(crate::input::read_each(source)?.len()),
     }
 }
 
@@ -264,7 +265,8 @@ mod tests {
                     labels: vec![],
                     scores: [("a".to_owned(), 0.25)].into_iter().collect(),
                     evidence: Default::default(),
-                    flags: vec![],
+                    notes: vec![],
+                    meta: Default::default(),
                 };
                 text += &(serde_json::to_string(&row).unwrap() + "\n");
             }

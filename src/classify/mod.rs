@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::cosine;
+use crate::labels::AliasMatch;
 
 /// One feature of a (paragraph, label) pair. The combiner's weights, the
 /// label file's `[classifier]` table and every reader of a feature vector
@@ -148,13 +149,15 @@ pub struct ParagraphInput<'a> {
     pub text: &'a str,
     /// The paragraph's vector.
     pub vector: &'a [f32],
-    /// Its finer units and their vectors.
-    pub units: Vec<(&'a str, &'a [f32])>,
-    /// For each label, the alias terms found in the text.
-    pub aliases: Vec<Vec<String>>,
+    /// Its finer units (byte ranges of `text`) and their vectors.
+    pub units: Vec<(std::ops::Range<usize>, &'a [f32])>,
+    /// For each label, where its aliases occur in the text.
+    pub aliases: Vec<Vec<AliasMatch>>,
 }
 
-/// Why a label scored as it did: the strongest piece of evidence.
+/// Why a label scored as it did: the strongest piece of evidence. Offsets
+/// (`start`, `end`) count characters (Unicode scalar values) of the
+/// paragraph, end exclusive, so `text == paragraph[start:end]` in Python.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
@@ -167,13 +170,24 @@ pub enum Evidence {
     Span {
         /// The span's text.
         text: String,
+        /// Its first character in the paragraph.
+        start: usize,
+        /// One past its last character.
+        end: usize,
         /// Cosine similarity.
         similarity: f32,
     },
-    /// An alias of the label appears in the paragraph.
+    /// An alias of the label appears in the paragraph (one item per
+    /// occurrence).
     Alias {
-        /// The terms found.
-        terms: Vec<String>,
+        /// The alias as the label file writes it (`semiconductor*`).
+        term: String,
+        /// The words it matched, as written in the paragraph.
+        text: String,
+        /// Their first character in the paragraph.
+        start: usize,
+        /// One past their last character.
+        end: usize,
     },
     /// The article around the paragraph carried the label.
     Context {
@@ -182,6 +196,34 @@ pub enum Evidence {
         /// The context's similarity to the label.
         similarity: f32,
     },
+}
+
+impl Evidence {
+    /// A span of `text` given as a byte range.
+    pub fn span(text: &str, range: std::ops::Range<usize>, similarity: f32) -> Evidence {
+        let (start, end) = char_range(text, &range);
+        Evidence::Span { text: text[range].to_owned(), start, end, similarity }
+    }
+
+    /// An alias found in `text`.
+    pub fn alias(text: &str, found: &AliasMatch) -> Evidence {
+        let (start, end) = char_range(text, &found.range);
+        Evidence::Alias { term: found.term.clone(), text: text[found.range.clone()].to_owned(), start, end }
+    }
+
+    /// The characters of the paragraph it points at, if any.
+    pub fn offsets_mut(&mut self) -> Option<(&mut String, &mut usize, &mut usize)> {
+        match self {
+            Evidence::Span { text, start, end, .. } | Evidence::Alias { text, start, end, .. } => Some((text, start, end)),
+            Evidence::Paragraph { .. } | Evidence::Context { .. } => None,
+        }
+    }
+}
+
+/// A byte range of `text` as character offsets.
+fn char_range(text: &str, range: &std::ops::Range<usize>) -> (usize, usize) {
+    let start = text[..range.start].chars().count();
+    (start, start + text[range.clone()].chars().count())
 }
 
 /// A paragraph's scores.
@@ -349,12 +391,10 @@ pub fn classify_article(
             scores.push(sigmoid(z));
             let mut ev = Vec::new();
             match l.best_span[j] {
-                Some(u) => ev.push(Evidence::Span { text: p.units[u].0.to_owned(), similarity: l.best_unit[j] }),
+                Some(u) => ev.push(Evidence::span(p.text, p.units[u].0.clone(), l.best_unit[j])),
                 None => ev.push(Evidence::Paragraph { similarity: l.paragraph[j] }),
             }
-            if has_alias {
-                ev.push(Evidence::Alias { terms: p.aliases[j].clone() });
-            }
+            ev.extend(p.aliases[j].iter().map(|m| Evidence::alias(p.text, m)));
             let context = [("headline", if i > 0 { headline } else { 0.0 }), ("neighbours", neighbours)]
                 .into_iter()
                 .filter(|(_, s)| *s > l.best_unit[j])
@@ -404,10 +444,10 @@ mod tests {
             ParagraphInput { text: "Headline about x", vector: &x, units: vec![], aliases: vec![vec![], vec![]] },
             // The whole paragraph leans to y; one of its clauses is x itself.
             ParagraphInput {
-                text: "a longer paragraph whose second clause is the x one, said officials today",
+                text: "a longer paragraph whose second clause is the x one, said Y-term officials today",
                 vector: &xy,
-                units: vec![("the x one", &x)],
-                aliases: vec![vec![], vec!["Y-term".to_owned()]],
+                units: vec![(42..51, &x)],
+                aliases: vec![vec![], vec![AliasMatch { term: "Y*".to_owned(), range: 58..64 }]],
             },
             ParagraphInput { text: "Short y note", vector: &y, units: vec![], aliases: vec![vec![], vec![]] },
         ];
@@ -425,8 +465,10 @@ mod tests {
         assert_eq!(f(2, 1, Feature::Short), 1.0);
         assert_eq!(f(1, 1, Feature::Short), 0.0);
         assert!((f(1, 0, Feature::Margin) - (1.0 - 0.8)).abs() < 1e-6);
-        assert_eq!(scored[1].evidence[0][0], Evidence::Span { text: "the x one".to_owned(), similarity: 1.0 });
-        assert!(scored[1].evidence[1].contains(&Evidence::Alias { terms: vec!["Y-term".to_owned()] }));
+        let span = Evidence::Span { text: "the x one".to_owned(), start: 42, end: 51, similarity: 1.0 };
+        assert_eq!(scored[1].evidence[0][0], span);
+        let alias = Evidence::Alias { term: "Y*".to_owned(), text: "Y-term".to_owned(), start: 58, end: 64 };
+        assert!(scored[1].evidence[1].contains(&alias), "{:?}", scored[1].evidence[1]);
         assert!(matches!(&scored[2].evidence[0][1], Evidence::Context { source, .. } if source == "headline"));
         // Scores are the combiner's: best unit 1 -> sigmoid(5); 0 -> sigmoid(-5).
         assert!((scored[0].scores[0] - sigmoid(5.0)).abs() < 1e-6);

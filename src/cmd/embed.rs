@@ -15,8 +15,8 @@ use super::Global;
 ///
 /// Inputs are .txt/.md files (one paragraph per non-empty line, the article
 /// id is the file stem), .jsonl files (one article per line:
-/// {"id": ..., "text": ...}), folders (read recursively, in sorted order) or
-/// `-` for standard input. Rows: {"article", "paragraph", "text", "tokens",
+/// {"id": ..., "text": ...}), .csv files (one article per row, columns id and
+/// text), folders (read recursively, in sorted order) or `-` for standard input. Rows: {"article", "paragraph", "text", "tokens",
 /// "embedding"}.
 #[derive(Debug, clap::Args)]
 pub struct Args {

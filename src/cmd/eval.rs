@@ -101,9 +101,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     themes::output::check_outputs(&written, inputs.chain(&args.engine.labels.labels).map(PathBuf::as_path))?;
     let set = args.engine.labels.load()?;
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
-    if !args.articles.is_empty() {
-        themes::eval::gold::check_articles(&sets, &themes::input::read_all(&args.articles)?)?;
-    }
+    themes::eval::gold::check_texts(&sets, &args.articles)?;
     let scoring = Scoring::choose(args.predictions.clone(), args.cv, args.head.clone(), args.examples_per_label.clone());
     let plan = EvalPlan::new(sets, scoring, args.seed, args.resamples, args.engine.model.languages())?;
     let outcome = if matches!(plan.scoring, Scoring::Predictions(_)) {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use themes::input::Fields;
 use themes::job::label::{InputPlan, LabelPlan, OutPlan};
 use themes::output::RowFormat;
 use themes::shard::ShardSpec;
@@ -13,10 +14,11 @@ use super::{Global, Progress};
 /// Label every paragraph of the inputs with themes.
 ///
 /// Inputs are .txt/.md files (one paragraph per non-empty line), .jsonl files
-/// ({"id", "text"} per line), folders, or - for standard input. Every
-/// paragraph gets one row, numbered as in the labelling guide, even when it
-/// has no theme. Rows: {"article", "paragraph", "text", "labels", "scores",
-/// "evidence", "flags"}.
+/// ({"id", "text"} per line), .csv files (one article per row, columns id and
+/// text), folders, or - for standard input. Every paragraph gets one row,
+/// numbered as in the labelling guide, even when it has no theme. Rows:
+/// {"article", "paragraph", "text", "labels", "scores", "evidence", "notes",
+/// "meta"} (docs/row.schema.json).
 ///
 /// With --out, rows are committed article by article to OUT.partial and the
 /// output appears under its name only when the run is complete: after an
@@ -45,13 +47,21 @@ pub struct Args {
     #[arg(short, long)]
     out: Option<PathBuf>,
 
-    /// Row format: jsonl (one JSON object per paragraph) or csv (one line
-    /// per paragraph, one score column per label).
+    /// Row format (of the summary too): jsonl (one JSON object per
+    /// paragraph) or csv (one line per paragraph, one score column per label).
     #[arg(long, default_value = "jsonl", value_parser = choice::<RowFormat>(&RowFormat::NAMES))]
     format: RowFormat,
 
-    /// Also write the article-level view (JSONL): each article's themes and
-    /// the share of its paragraphs that carry each.
+    /// The article id's field in .jsonl and .csv inputs.
+    #[arg(long, default_value = "id")]
+    id_field: String,
+
+    /// The article text's field in .jsonl and .csv inputs.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+
+    /// Also write the article-level view: each article's themes and the
+    /// share of its paragraphs that carry each.
     #[arg(long)]
     summary: Option<PathBuf>,
 
@@ -86,7 +96,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     themes::output::check_outputs(&outputs, inputs.chain(args.head.as_deref()))?;
     let set = args.engine.labels.load()?;
     let mut progress = Progress::new(0, "", global.quiet);
-    let inputs = InputPlan::count(&args.inputs, args.keep_going, &mut progress)?;
+    let fields = Fields { id: args.id_field.clone(), text: args.text_field.clone() };
+    let inputs = InputPlan::count(&args.inputs, &fields, args.keep_going, &mut progress)?;
     let out = args.out.clone().map(|path| OutPlan { path, resume: args.resume });
     let plan = LabelPlan::new(inputs, args.shard, args.keep_going, out, args.format, args.summary.clone())?;
     let embedder = args.engine.model.load(global)?;

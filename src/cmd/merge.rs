@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, default_value = "jsonl", value_parser = choice::<RowFormat>(&RowFormat::NAMES))]
     format: RowFormat,
 
-    /// Also write the article-level view (JSONL).
+    /// Also write the article-level view (in the rows' format).
     #[arg(long)]
     summary: Option<PathBuf>,
 }

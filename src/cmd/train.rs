@@ -54,29 +54,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     let sets = themes::eval::gold::read_sets(&args.gold, &set)?;
     let embedder = args.engine.model.load(global)?;
     let mut engine = args.engine.fitting_engine(&set, &embedder)?;
-    if !toml {
-        return train_head(&args, &mut engine, &sets, global);
-    }
-    let (combiner, biases, paragraphs) = themes::job::learn::train_combiner(&mut engine, &sets)?;
-    themes::labels::write_file(&themes::labels::rewrite(&source_text, &set.source, None, Some(&biases), Some(&combiner))?, &args.out)?;
-    global.note(&format!("trained on {}; weights written to {}", themes::count(paragraphs, "paragraph"), args.out.display()));
-    for (name, w) in themes::classify::FEATURES.iter().zip(&combiner.weights) {
-        global.note(&format!("  {name:<14} {w:+.3}"));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn train_head(
-    args: &Args,
-    engine: &mut themes::engine::Engine,
-    sets: &[themes::eval::gold::GoldSet],
-    global: &Global,
-) -> anyhow::Result<ExitCode> {
-    let head = themes::job::learn::train_head(engine, sets)?;
-    themes::model::heads::save(&head, &args.out)?;
-    let paragraphs = themes::count(sets.iter().map(|s| s.rows.len()).sum(), "paragraph");
-    global.note(&format!("trained a head on {paragraphs}; written to {}", args.out.display()));
-    global.note(&head.describe().join("\n"));
-    global.note(&format!("estimate it honestly with: themes eval --gold ... --cv 5 --head {}", args.out.display()));
+    let notes = match toml {
+        true => themes::job::learn::refit_label_file(&mut engine, &sets, &source_text, &args.out)?,
+        false => themes::job::learn::train_head_into(&mut engine, &sets, &args.out)?,
+    };
+    global.note(&notes.join("\n"));
     Ok(ExitCode::SUCCESS)
 }

@@ -117,7 +117,7 @@ pub fn articles(rows: &[GoldRow], path: &Path) -> Vec<Article> {
             let mut rs = by_article.remove(&id).unwrap_or_default();
             rs.sort_by_key(|r| r.paragraph);
             let line = rs.first().map_or(1, |r| r.line);
-            Article { id, source: Location::line(path, line), paragraphs: rs.iter().map(|r| r.text.clone()).collect() }
+            Article { id, source: Location::line(path, line), paragraphs: rs.iter().map(|r| r.text.clone()).collect(), meta: Default::default() }
         })
         .collect()
 }
@@ -281,6 +281,15 @@ pub fn check_articles(sets: &[GoldSet], articles: &[Article]) -> Result<()> {
     Ok(())
 }
 
+/// Checks every gold set against the articles read from `inputs` (none:
+/// nothing to check), as [`check_articles`] does.
+pub fn check_texts(sets: &[GoldSet], inputs: &[std::path::PathBuf]) -> Result<()> {
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    check_articles(sets, &crate::input::read_all(inputs)?)
+}
+
 /// Checks gold text against article files: each gold row's text must be the
 /// article's paragraph with that number.
 pub fn check_text(rows: &[GoldRow], articles: &[Article], path: &Path) -> Result<()> {
@@ -373,7 +382,7 @@ mod tests {
     #[test]
     fn text_must_match_the_article() {
         let rows = parse(ROW).unwrap();
-        let article = Article { id: "a".into(), source: Location::file("a.txt"), paragraphs: vec!["other".into()] };
+        let article = Article { id: "a".into(), source: Location::file("a.txt"), paragraphs: vec!["other".into()], meta: Default::default() };
         let e = check_text(&rows, &[article], Path::new("g.jsonl")).unwrap_err().to_string();
         assert!(e.contains("g.jsonl:1: text differs from paragraph 1 of a.txt"), "{e}");
     }
@@ -382,7 +391,7 @@ mod tests {
     fn articles_that_match_no_gold_article_are_named() {
         let rows = parse(&ROW.replace("\"a\"", "\"000_war_legacy\"")).unwrap();
         let sets = [GoldSet { name: "g".into(), path: "g.jsonl".into(), rows }];
-        let article = |id: &str| Article { id: id.into(), source: Location::file(format!("{id}.txt")), paragraphs: vec!["t".into()] };
+        let article = |id: &str| Article { id: id.into(), source: Location::file(format!("{id}.txt")), paragraphs: vec!["t".into()], meta: Default::default() };
         assert!(check_articles(&sets, &[article("000_war_legacy")]).is_ok());
         let e = check_articles(&sets, &[article("000_war_legacy"), article("000_war-legacy"), article("zzz")]).unwrap_err().to_string();
         assert!(e.starts_with("--articles: 2 articles match no gold article in g.jsonl: "), "{e}");

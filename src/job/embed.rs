@@ -2,23 +2,10 @@
 //! (`{"article", "paragraph", "text", "tokens", "truncated", "embedding"}`),
 //! streamed in chunks so memory stays flat.
 
-use serde::Serialize;
-
 use crate::embed::{Embed, LongText};
 use crate::error::Result;
 use crate::input::{normalize, Article};
-use crate::output::Sink;
-
-#[derive(Serialize)]
-struct Row<'a> {
-    article: &'a str,
-    paragraph: usize,
-    text: &'a str,
-    tokens: usize,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
-    embedding: &'a [f32],
-}
+use crate::output::{EmbeddingRow, Sink};
 
 /// Paragraphs embedded per call.
 const CHUNK: usize = 256;
@@ -33,7 +20,7 @@ pub fn run(embedder: &dyn Embed, articles: &[Article], long: LongText, sink: &mu
         let embedded = embedder.embed(&refs, long)?;
         for (p, e) in chunk.iter().zip(&embedded) {
             let (tokens, truncated) = (e.tokens, e.truncated);
-            sink.write_json_line(&Row { article: p.article, paragraph: p.number, text: p.text, tokens, truncated, embedding: &e.vector })?;
+            sink.write_json_line(&EmbeddingRow { article: p.article, paragraph: p.number, text: p.text, tokens, truncated, embedding: &e.vector })?;
         }
         done(chunk.len() as u64);
     }

@@ -647,7 +647,8 @@ mod tests {
                         labels: vec![],
                         scores: scores.iter().map(|id| (id.clone(), 0.1)).collect(),
                         evidence: Default::default(),
-                        flags: vec![],
+                        notes: vec![],
+                        meta: Default::default(),
                     };
                     serde_json::to_string(&row).unwrap()
                 })

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::{joins_group, Engine, Prediction};
 use crate::count;
 use crate::error::{Error, Location, Result};
-use crate::input::{discover, read_each, Article, Source, UniqueIds};
+use crate::input::{discover, no_inputs, read_each, Article, Fields, Source, UniqueIds};
 use crate::journal::{journal_path, Journal, Outputs};
 use crate::output::{LabelRow, RowFormat, RowWriter};
 use crate::shard::{count_articles, Manifest, ShardSpec, Skipped};
@@ -60,6 +60,11 @@ pub struct InputPlan {
     pub counts: Vec<usize>,
     /// Why a source could not even be counted (`--keep-going`), by index.
     pub unreadable: Vec<Option<String>>,
+    /// The articles' meta keys (their JSONL and CSV fields besides id and
+    /// text), each once, sorted: the CSV output's `meta_` columns.
+    pub meta_keys: Vec<String>,
+    /// The id and text fields of JSONL and CSV inputs.
+    pub fields: Fields,
 }
 
 impl InputPlan {
@@ -72,16 +77,20 @@ impl InputPlan {
     /// reported to `observer` here and skipped by the run; a source that
     /// cannot be counted counts as no articles, as on every machine that
     /// cannot read it either.
-    pub fn count(inputs: &[PathBuf], keep_going: bool, observer: &mut dyn Observer) -> Result<InputPlan> {
-        let sources = discover(inputs)?;
+    pub fn count(inputs: &[PathBuf], fields: &Fields, keep_going: bool, observer: &mut dyn Observer) -> Result<InputPlan> {
+        let sources = discover(inputs, fields)?;
         if sources.is_empty() {
-            return Err(Error::Usage(
-                "no input files found: give .txt, .md or .jsonl files, folders holding them, or - for standard input"
-                    .to_owned(),
-            ));
+            return Err(no_inputs());
         }
-        let mut plan = InputPlan { counts: Vec::with_capacity(sources.len()), unreadable: Vec::new(), sources: Vec::new() };
+        let mut plan = InputPlan {
+            counts: Vec::with_capacity(sources.len()),
+            unreadable: Vec::new(),
+            sources: Vec::new(),
+            meta_keys: Vec::new(),
+            fields: fields.clone(),
+        };
         let mut ids = UniqueIds::default();
+        let mut meta_keys = std::collections::BTreeSet::new();
         for source in &sources {
             let counted = if source.is_stdin() { Ok(0) } else { count_articles(source) };
             let checked = counted.and_then(|n| {
@@ -90,6 +99,9 @@ impl InputPlan {
                     return Ok(());
                 }
                 for (_, entry) in read_each(source)? {
+                    if let Ok(article) = &entry {
+                        meta_keys.extend(article.meta.keys().cloned());
+                    }
                     match entry.and_then(|article| ids.insert(&article)) {
                         Err(err) if keep_going => observer.skipped(&err.to_string()),
                         other => other?,
@@ -108,6 +120,7 @@ impl InputPlan {
             }
         }
         plan.sources = sources;
+        plan.meta_keys = meta_keys.into_iter().collect();
         Ok(plan)
     }
 
@@ -141,6 +154,7 @@ impl InputPlan {
         let mut hash = Sha256::new();
         hash.update(run_id.as_bytes());
         hash.update(shard.map(|s| s.to_string()).unwrap_or_default().as_bytes());
+        hash.update(format!("{}\0{}\0", self.fields.id, self.fields.text).as_bytes());
         for source in &self.sources {
             hash.update(source.path.to_string_lossy().as_bytes());
             if let Ok(meta) = std::fs::metadata(&source.path) {
@@ -278,7 +292,8 @@ pub fn run(plan: &LabelPlan, engine: &mut Engine, languages: &[String], observer
     let run_id = run_id(engine);
     match &plan.out {
         None => {
-            let mut writer = RowWriter::create(None, plan.format, plan.summary.as_deref(), &ids)?;
+            let meta = &plan.inputs.meta_keys;
+            let mut writer = RowWriter::create(None, plan.format, plan.summary.as_deref(), &ids, meta)?;
             let outcome = Labeller::new(plan, engine, languages, &[]).run(&mut writer, observer)?;
             writer.finish()?;
             Ok(outcome)
@@ -464,7 +479,7 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
     /// Remembers an article whose rows are flagged for their language: by
     /// name when most of its paragraphs are, else as a count.
     fn note_language(&mut self, article: &Article, rows: &[LabelRow]) {
-        let flagged: Vec<&str> = rows.iter().filter_map(|r| r.flags.iter().find_map(|f| f.strip_prefix("language:"))).collect();
+        let flagged: Vec<&str> = rows.iter().filter_map(|r| r.notes.iter().find_map(|f| f.strip_prefix("language:"))).collect();
         if flagged.len() * 2 > rows.len() {
             let mut codes: Vec<&str> = flagged.clone();
             codes.sort_unstable();
@@ -529,9 +544,9 @@ impl<'p, 'e, 'a> Labeller<'p, 'e, 'a> {
     }
 }
 
-/// An article's rows as written: scores rounded to 4 decimals, evidence for
-/// the assigned labels, a flag on paragraphs in a language the model does
-/// not read.
+/// An article's rows as written: every label's score, evidence for the
+/// assigned labels, a note on paragraphs in a language the model does not
+/// read, the article's meta on each (numbers are rounded when written).
 pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], languages: &[String]) -> Vec<LabelRow> {
     let mut rows = Vec::with_capacity(predictions.len());
     for (p, text) in predictions.iter().zip(&article.paragraphs) {
@@ -544,7 +559,7 @@ pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], langu
             paragraph: p.paragraph,
             text: text.clone(),
             labels: p.labels.iter().map(|&j| ids[j].clone()).collect(),
-            scores: ids.iter().cloned().zip(p.scores.iter().map(|s| (s * 10000.0).round() / 10000.0)).collect(),
+            scores: ids.iter().cloned().zip(p.scores.iter().copied()).collect(),
             evidence: p
                 .labels
                 .iter()
@@ -553,7 +568,8 @@ pub fn rows(article: &Article, predictions: &[Prediction], ids: &[String], langu
                     (ids[j].clone(), ev)
                 })
                 .collect(),
-            flags,
+            notes: flags,
+            meta: article.meta.clone(),
         });
     }
     rows
@@ -634,7 +650,7 @@ mod tests {
         let set = LabelSet::builtin().unwrap();
         let mut engine = Engine::new(&fake, None, &set, None).unwrap();
         let mut record = Record::default();
-        let outcome = InputPlan::count(&[dir.join("in")], keep_going, &mut record)
+        let outcome = InputPlan::count(&[dir.join("in")], &Fields::default(), keep_going, &mut record)
             .and_then(|inputs| LabelPlan::new(inputs, shard, keep_going, out, RowFormat::Jsonl, None))
             .and_then(|plan| run(&plan, &mut engine, &["en".to_owned()], &mut record));
         (outcome, record)
@@ -677,7 +693,7 @@ mod tests {
         // An interrupted run: its journal holds articles a and b.
         let partial = dir.path().join("cut.jsonl");
         let whole = std::fs::read_to_string(dir.path().join("whole.jsonl")).unwrap();
-        let plan = InputPlan::count(&[dir.path().join("in")], false, &mut Record::default()).unwrap();
+        let plan = InputPlan::count(&[dir.path().join("in")], &Fields::default(), false, &mut Record::default()).unwrap();
         let fake = FakeEmbedder::new();
         let set = LabelSet::builtin().unwrap();
         let engine = Engine::new(&fake, None, &set, None).unwrap();
@@ -707,7 +723,7 @@ mod tests {
             all.extend(keys(&dir.path().join(&name)));
         }
         assert_eq!(all.len(), 8, "the parts hold every paragraph once: {all:?}");
-        let stdin = InputPlan::count(&[PathBuf::from("-")], false, &mut Record::default()).unwrap();
+        let stdin = InputPlan::count(&[PathBuf::from("-")], &Fields::default(), false, &mut Record::default()).unwrap();
         let err = LabelPlan::new(stdin, Some(ShardSpec { index: 1, count: 2 }), false, None, RowFormat::Jsonl, None).unwrap_err();
         assert!(err.to_string().contains("--resume and --shard need files"), "{err}");
     }

@@ -36,6 +36,31 @@ pub fn train_combiner(engine: &mut Engine, sets: &[GoldSet]) -> Result<(Combiner
     Ok((combiner, biases, gold.len()))
 }
 
+/// `train --out FILE.toml`: the combiner refitted to `sets` and written
+/// into a copy of the label file `source_text` at `out`; returns the notes
+/// to print (what was fitted, the weights).
+pub fn refit_label_file(engine: &mut Engine, sets: &[GoldSet], source_text: &str, out: &std::path::Path) -> Result<Vec<String>> {
+    let (combiner, biases, paragraphs) = train_combiner(engine, sets)?;
+    let text = crate::labels::rewrite(source_text, &engine.set().source, None, Some(&biases), Some(&combiner))?;
+    crate::labels::write_file(&text, out)?;
+    let model = combiner.model.clone().unwrap_or_default();
+    let mut notes = vec![format!("trained on {} for {model}; weights written to {}", crate::count(paragraphs, "paragraph"), out.display())];
+    notes.extend(crate::classify::FEATURES.iter().zip(&combiner.weights).map(|(name, w)| format!("  {name:<14} {w:+.3}")));
+    Ok(notes)
+}
+
+/// `train --out DIR`: a head trained on `sets` and saved in `dir`; returns
+/// the notes to print.
+pub fn train_head_into(engine: &mut Engine, sets: &[GoldSet], dir: &std::path::Path) -> Result<Vec<String>> {
+    let head = train_head(engine, sets)?;
+    crate::model::heads::save(&head, dir)?;
+    let paragraphs = crate::count(sets.iter().map(|s| s.rows.len()).sum(), "paragraph");
+    let mut notes = vec![format!("trained a head on {paragraphs}; written to {}", dir.display())];
+    notes.extend(head.describe());
+    notes.push(format!("estimate it honestly with: themes eval --gold ... --cv 5 --head {}", dir.display()));
+    Ok(notes)
+}
+
 /// A head trained on `sets` on top of the engine's zero-shot scores (the
 /// engine must decide with thresholds, not with another head).
 pub fn train_head(engine: &mut Engine, sets: &[GoldSet]) -> Result<Head> {

@@ -138,7 +138,7 @@ fn cross_validation_reports_anchors_and_kinds() {
 }
 
 #[test]
-fn vietnamese_paragraphs_are_flagged() {
+fn vietnamese_paragraphs_are_noted() {
     let dir = tempfile::tempdir().unwrap();
     let article = dir.path().join("vi.txt");
     std::fs::write(
@@ -154,8 +154,8 @@ fn vietnamese_paragraphs_are_flagged() {
         .success()
         .stderr(contains("warning: 1 paragraph of 1 other article is in a language the model does not read (flagged language:"));
     let rows: Vec<Value> = String::from_utf8(out.get_output().stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(rows[0].get("flags").is_none(), "English is covered");
-    assert_eq!(rows[1]["flags"][0], "language:vi");
+    assert_eq!(rows[0]["notes"], serde_json::json!([]), "English is covered");
+    assert_eq!(rows[1]["notes"][0], "language:vi");
     let _ = shared();
 }
 

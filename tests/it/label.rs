@@ -55,7 +55,7 @@ fn seeds_give_one_row_per_gold_paragraph_in_every_format() {
     let mut reader = csv::Reader::from_path(&csv_out).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     assert_eq!(&header[..4], ["article", "paragraph", "text", "labels"]);
-    assert_eq!(header.len(), 4 + 13);
+    assert_eq!(header.len(), 4 + 13 + 2, "and the evidence and notes columns");
     assert!(header.contains(&"score_war_legacy".to_owned()));
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 76);

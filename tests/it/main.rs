@@ -4,6 +4,7 @@ mod support;
 mod embed_ref;
 mod spans;
 mod label;
+mod rows;
 mod eval;
 mod fetch;
 mod batch;
