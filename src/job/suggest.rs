@@ -54,7 +54,7 @@ pub fn suggest(
                 article: article.id.clone(),
                 paragraph: p.paragraph,
                 label: Some(id.clone()),
-                score: Some((f64::from(score) * 1e4).round() / 1e4),
+                score: Some(crate::output::round(f64::from(score))),
                 predicted: Some(p.labels.contains(&j)),
                 status: Status::Todo,
                 labels: p.labels.iter().map(|&k| ids[k].clone()).collect(),

@@ -398,7 +398,7 @@ fn termination_signals_keep_the_journal_like_ctrl_c() {
         let started = std::time::Instant::now();
         // Two end lines: the first article is committed and counted (the
         // second is on its way to the disk).
-        while std::fs::read_to_string(&journal).unwrap_or_default().matches("{\"end\"").count() < 2 {
+        while std::fs::read_to_string(&journal).unwrap_or_default().lines().filter(|l| l.starts_with("{\"end\"")).count() < 2 {
             assert!(started.elapsed().as_secs() < 120, "no article done in two minutes");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -407,7 +407,7 @@ fn termination_signals_keep_the_journal_like_ctrl_c() {
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(code), "signal {signal}: {stderr}");
-        assert!(stderr.contains("interrupted: the ") && stderr.contains("articles done are kept in"), "{stderr}");
+        assert!(stderr.contains("interrupted: the ") && (stderr.contains("articles done are kept in") || stderr.contains("1 article done is kept in")), "{stderr}");
         assert!(journal.exists() && !out.exists());
     }
 }
