@@ -6,6 +6,7 @@ mod spans;
 mod label;
 mod eval;
 mod fetch;
+mod package;
 mod batch;
 mod battery;
 mod head;
