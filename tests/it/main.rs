@@ -13,4 +13,5 @@ mod head;
 mod fuzz_regressions;
 mod bench;
 mod xlmr;
+mod e5_ref;
 mod cli;
