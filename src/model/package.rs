@@ -264,7 +264,7 @@ fn write_safetensors(path: &Path, e5: &E5File, tensors: &[Mapped]) -> Result<()>
         offset += len;
     }
     header.push('}');
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(' ');
     }
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;

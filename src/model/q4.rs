@@ -244,7 +244,7 @@ fn read_shape(c: &mut Cursor) -> Result<Shape> {
     if qk != BLOCK {
         return Err(invalid(c.path, format!("block size at offset {at} is {qk}; only Q4_0 blocks of {BLOCK} are read")));
     }
-    if hidden % BLOCK != 0 || intermediate % BLOCK != 0 || hidden % heads != 0 {
+    if !hidden.is_multiple_of(BLOCK) || !intermediate.is_multiple_of(BLOCK) || !hidden.is_multiple_of(heads) {
         return Err(invalid(
             c.path,
             format!("hidden size {hidden} and intermediate size {intermediate} must be multiples of {BLOCK}, and of the {heads} heads"),
@@ -285,7 +285,7 @@ fn read_entry(c: &mut Cursor, i: usize) -> Result<Tensor> {
     let bytes = usize::try_from(c.u64(&what)?).unwrap_or(usize::MAX);
     let needed = match dtype {
         Dtype::F32 => count * 4,
-        Dtype::Q4_0 if count % BLOCK == 0 => count / BLOCK * BLOCK_BYTES,
+        Dtype::Q4_0 if count.is_multiple_of(BLOCK) => count / BLOCK * BLOCK_BYTES,
         Dtype::Q4_0 => return Err(invalid(c.path, format!("{what}: {count} elements is not a whole number of Q4_0 blocks"))),
     };
     if bytes != needed {
@@ -421,7 +421,11 @@ mod tests {
         assert_eq!(f.values("emb.ln.b", 2).unwrap(), vec![0.25, -1.5]);
         // Chunked reading gives the same values, block by block.
         let mut chunks = Vec::new();
-        f.values_chunked("emb.word", 64, 32, |c| Ok(chunks.push(c.to_vec()))).unwrap();
+        f.values_chunked("emb.word", 64, 32, |c| {
+            chunks.push(c.to_vec());
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks.concat(), word);
         let e = f.values("emb.word", 63).unwrap_err().to_string();
