@@ -130,8 +130,11 @@ pub fn store_state(entry: &ModelEntry, options: &ResolveOptions) -> String {
     if !dir.is_dir() {
         return "not fetched".to_owned();
     }
-    match verify(&dir, entry) {
-        Ok(()) => format!("verified at {}", dir.display()),
+    let source = Source::recorded(&dir, entry);
+    match verify_as(&dir, entry, source) {
+        Ok(true) if source == Source::Package => format!("verified at {} (built from packages)", dir.display()),
+        Ok(true) => format!("verified at {}", dir.display()),
+        Ok(false) => format!("present at {} (from the Hub; no sha256 recorded, not verified)", dir.display()),
         Err(e) => format!("BROKEN: {e}"),
     }
 }

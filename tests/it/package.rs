@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use themes::model::fetch::sha256_file;
 use themes::model::package::{bert_tensors, write_bert_folder};
@@ -153,6 +154,13 @@ fn a_package_build_is_installed_the_same_bytes_and_checked_as_built() {
     let leftover: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
     assert!(!leftover.iter().any(|n| n == ".package"), "{leftover:?}");
     assert_eq!(dimension(&embed(&fx, store.path()).success()), 32);
+    themes()
+        .env("THEMES_MODELS", store.path())
+        .env("THEMES_REGISTRY", &fx.registry)
+        .args(["model", "list"])
+        .assert()
+        .success()
+        .stdout(contains("verified at").and(contains("(built from packages)")));
     // A later use checks the folder against the package build's sha256s.
     let config = dir.join("config.json");
     let text = std::fs::read_to_string(&config).unwrap().replace("\"gelu\"", "\"relu\"");
@@ -202,6 +210,13 @@ fn hub_files_without_sha256s_are_accepted_with_a_note_and_recorded_as_from_the_h
     assert!(dir.join("model.safetensors").is_file() && dir.join("1_Pooling/config.json").is_file());
     assert!(!dir.join("tokenizer_config.json").exists(), "only the Hub files listed are fetched");
     assert_eq!(dimension(&embed(&fx, store.path()).success()), 32);
+    themes()
+        .env("THEMES_MODELS", store.path())
+        .env("THEMES_REGISTRY", &fx.registry)
+        .args(["model", "list"])
+        .assert()
+        .success()
+        .stdout(contains("(from the Hub; no sha256 recorded, not verified)"));
     // A Hub file gone from the store is still noticed.
     std::fs::remove_file(dir.join("modules.json")).unwrap();
     embed(&fx, store.path()).code(2).stderr(contains("modules.json is missing"));
