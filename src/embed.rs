@@ -373,7 +373,7 @@ impl Embedder {
 
     /// Word pieces of a text, special tokens included, without truncation.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.tokenizer.encode(text, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let encoding = self.tokenizer.encode(text.trim_end(), true).map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
     }
 
@@ -387,7 +387,11 @@ impl Embedder {
     /// Embeds `passages`, each in one forward pass (or one per window), and
     /// pools each span's vector from the token states of that pass.
     pub fn embed_passages(&self, passages: &[Passage], long: LongText) -> Result<Vec<Embedded>> {
-        let texts: Vec<&str> = passages.iter().map(|p| p.text).collect();
+        // Trailing white space (a no-break space ending a line) is no token:
+        // BERT's tokenizer drops it, sentencepiece (XLM-R) too, but an XLM-R
+        // `tokenizer.json` read as written keeps a lone `▁` for it. Byte
+        // offsets of what remains are unchanged.
+        let texts: Vec<&str> = passages.iter().map(|p| p.text.trim_end()).collect();
         let encodings = self.tokenizer.encode_batch(texts, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
         // Each text becomes one or more sequences (windows); `owner` maps a
         // sequence back to its text, `wanted` to the span slots it serves.

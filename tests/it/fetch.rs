@@ -61,7 +61,7 @@ fn fetch_from_mirror(wheels: &Path, store: &Path) -> assert_cmd::assert::Assert 
         .assert()
 }
 
-fn leftovers(store: &Path) -> Vec<String> {
+pub fn leftovers(store: &Path) -> Vec<String> {
     std::fs::read_dir(store)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
@@ -147,13 +147,17 @@ fn a_corrupted_model_file_in_the_store_is_detected() {
         .stderr(contains("the file was not used"));
 }
 
+/// Serves the default model's folder the way the Hub does.
+fn serve_hub(corrupt: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
+    serve_hub_folder(model_dir(), corrupt)
+}
+
 /// Serves a model folder the way the Hub does (`/{repo}/resolve/{revision}/{file}`,
 /// with the etag, commit and content-range headers hf-hub reads), on
 /// 127.0.0.1, for a bounded number of requests.
-fn serve_hub(corrupt: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
+pub fn serve_hub_folder(root: PathBuf, corrupt: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", server.server_addr().to_ip().unwrap());
-    let root = model_dir();
     let handle = std::thread::spawn(move || {
         for _ in 0..200 {
             let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_secs(60)) else { return };

