@@ -227,9 +227,13 @@ fn kinds(report: &Report) -> Markup {
         section #kinds {
             h2 { "By kind of paragraph" }
             table {
-                tr { th { "kind" } th { "paragraphs" } th { "macro-F1" } th { "micro-F1" } }
+                tr { th { "kind" } th { "paragraphs" } th { "macro-F1" } th { "macro-F1 95% CI" } th { "micro-F1" } }
                 @for k in &report.kinds {
-                    tr { td { (k.kind) } td.num { (k.paragraphs) } (cell(k.macro_f1)) (cell(k.micro_f1)) }
+                    tr {
+                        td { (k.kind) } td.num { (k.paragraphs) } (cell(k.macro_f1))
+                        td.num { @if let Some(i) = k.macro_f1_interval { (format!("[{:.3}, {:.3}]", i.low, i.high)) } @else { "n/a" } }
+                        (cell(k.micro_f1))
+                    }
                 }
             }
             p.meta { "n/a: no gold theme among these paragraphs (macro), or no gold and no predicted theme (micro)" }

@@ -105,6 +105,10 @@ pub struct KindResult {
     /// Micro-F1 among them; `null` when they have no gold and no predicted
     /// theme.
     pub micro_f1: Option<f64>,
+    /// The macro-F1's 95% interval, by the same bootstrap of whole articles
+    /// as the sets' (absent when the macro-F1 is undefined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macro_f1_interval: Option<crate::eval::score::Interval>,
 }
 
 /// One point of the few-shot curve.
@@ -300,7 +304,8 @@ impl Report {
             let _ = writeln!(out, "\nby kind of paragraph (all gold):");
             for k in &self.kinds {
                 let (ma, mi) = (fmt3(k.macro_f1), fmt3(k.micro_f1));
-                let _ = writeln!(out, "  {:<18} {:>4} paragraphs  macro F1 {ma:>5}  micro F1 {mi:>5}", k.kind, k.paragraphs);
+                let ci = k.macro_f1_interval.map(|i| format!(" [{:.3}, {:.3}]", i.low, i.high)).unwrap_or_default();
+                let _ = writeln!(out, "  {:<18} {:>4} paragraphs  macro F1 {ma:>5}{ci:<16}  micro F1 {mi:>5}", k.kind, k.paragraphs);
             }
         }
         if errors {
@@ -479,7 +484,7 @@ pub(crate) mod sample {
             groups,
             anchors: vec![AnchorResult { name: "cosine".into(), note: "one threshold".into(), result: result.clone() }],
             sets: vec![result],
-            kinds: vec![KindResult { kind: "short".into(), paragraphs: 1, macro_f1: None, micro_f1: None }],
+            kinds: vec![KindResult { kind: "short".into(), paragraphs: 1, macro_f1: None, micro_f1: None, macro_f1_interval: None }],
             few_shot: vec![point(Some(0), 0.6), point(Some(2), 0.62), point(None, 0.64)],
             confusion: confusion(&gold, &pred),
             articles: by_article(&gold, &pred, &pairs),
