@@ -460,7 +460,7 @@ mod tests {
         assert_eq!(row("section.set tr", "unused")[1..5], ["n/a", "n/a", "n/a", "n/a (no gold)"]);
         assert_eq!(row("section.set tr", "solo")[4], "n/a (1 article)");
         assert!(row("section.set tr", "asean")[4].starts_with('['));
-        assert_eq!(row("#kinds tr", "short")[2..], ["n/a", "n/a"]);
+        assert_eq!(row("#kinds tr", "short")[2..], ["n/a", "n/a", "n/a"]);
         let worst = row("#articles tr", "s1");
         assert_eq!((worst[1].as_str(), worst[8].as_str()), ("a", "0.400"), "article a (F1 2/5) comes first: {worst:?}");
     }
