@@ -282,13 +282,11 @@ impl<'a> Engine<'a> {
         Ok(Engine { embedder, labels })
     }
 
-    /// An engine for fitting weights (see [`PreparedLabels::for_fitting`]).
-    pub fn for_fitting(embedder: &'a dyn Embed, cache: Option<Cache>, set: &'a LabelSet, head: Option<Head>) -> Result<Self> {
+    /// An engine for fitting weights, deciding with the set's thresholds
+    /// (see [`PreparedLabels::for_fitting`]).
+    pub fn for_fitting(embedder: &'a dyn Embed, cache: Option<Cache>, set: &'a LabelSet) -> Result<Self> {
         let mut embedder = CachedEmbedder::new(embedder, cache, LongText::Windows);
-        let mut labels = PreparedLabels::for_fitting(set, &mut embedder)?;
-        if let Some(head) = head {
-            labels.decider = Decider::Head(head);
-        }
+        let labels = PreparedLabels::for_fitting(set, &mut embedder)?;
         Ok(Engine { embedder, labels })
     }
 

@@ -99,7 +99,7 @@ impl EngineArgs {
 
     /// An engine for fitting weights to the model (`train`, `eval --cv`).
     pub fn fitting_engine<'a>(&self, set: &'a LabelSet, embedder: &'a Embedder) -> anyhow::Result<Engine<'a>> {
-        Ok(Engine::for_fitting(embedder, self.cache()?, set, None)?)
+        Ok(Engine::for_fitting(embedder, self.cache()?, set)?)
     }
 
     fn cache(&self) -> anyhow::Result<Option<themes::cache::Cache>> {
