@@ -322,13 +322,13 @@ impl LabelSet {
             return Ok(found);
         }
         let fitted = self.fitted_models();
-        let file = if self.source == Path::new(BUILTIN_PATH) {
-            "my.toml (export the built-in set first: themes labels show > my.toml)".to_owned()
+        let (export, file) = if self.source == Path::new(BUILTIN_PATH) {
+            ("`themes labels show > my.toml`, then ", "my.toml".to_owned())
         } else {
-            self.source.display().to_string()
+            ("", self.source.display().to_string())
         };
         Err(Error::Usage(format!(
-            "the label set {} has learned weights fitted to {} but none fitted to {model:?}: weights fitted to one model's similarities mis-score another's, so they are not used; fit them to this model with `themes train --model {model} --labels {file} --gold GOLD.jsonl... --out {file}`",
+            "the label set {} has learned weights fitted to {} but none fitted to {model:?}: weights fitted to one model's similarities mis-score another's, so they are not used; fit them to this model with {export}`themes train --model {model} --labels {file} --gold GOLD.jsonl... --out {file}`",
             self.source.display(),
             if fitted.is_empty() { "no model".to_owned() } else { fitted.join(", ") },
         )))

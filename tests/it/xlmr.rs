@@ -108,8 +108,8 @@ fn weights_fitted_to_another_model_are_refused_until_trained_for_this_one() {
     let out = work.path().join("rows.jsonl");
     let refused = run(&["label", "data/articles"]).current_dir(root()).arg("--out").arg(&out).assert().code(2);
     let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
-    assert!(stderr.contains("has learned weights fitted to all-MiniLM-L6-v2 but none fitted to"), "{stderr}");
-    assert!(stderr.contains("themes labels show > my.toml") && stderr.contains("themes train --model"), "{stderr}");
+    assert!(stderr.contains("has learned weights fitted to all-MiniLM-L6-v2, multilingual-e5-small but none fitted to"), "{stderr}");
+    assert!(stderr.contains("`themes labels show > my.toml`, then `themes train --model"), "{stderr}");
     assert!(!out.exists());
     // What the message says to do, done: export, fit to this model, label.
     let shown = themes().args(["labels", "show"]).output().unwrap();
@@ -118,7 +118,8 @@ fn weights_fitted_to_another_model_are_refused_until_trained_for_this_one() {
     run(&["train", "--labels", labels_arg, "--gold", "data/gold/seeds.jsonl", "--out", labels_arg]).current_dir(root()).assert().success();
     let text = std::fs::read_to_string(&labels).unwrap();
     assert!(text.contains(&format!("[classifiers.{:?}]", model.path().display().to_string())), "the tiny model's weights beside the default model's");
-    assert!(text.contains("[classifier]\n") && text.matches("trained_on").count() == 2, "the default model's weights are kept");
+    let kept = text.contains("[classifier]\n") && text.contains("[classifiers.multilingual-e5-small]");
+    assert!(kept && text.matches("trained_on").count() == 3, "the shipped models' weights are kept");
     run(&["label", "--labels", labels_arg, "data/articles"]).current_dir(root()).arg("--out").arg(&out).assert().success();
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 76);
 }
