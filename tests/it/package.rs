@@ -133,6 +133,11 @@ fn embed(fx: &Fixture, store: &Path) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// `themes model list` over the fixture's registry and `store`.
+fn model_list(fx: &Fixture, store: &Path) -> assert_cmd::assert::Assert {
+    themes().env("THEMES_MODELS", store).env("THEMES_REGISTRY", &fx.registry).args(["model", "list"]).assert().success()
+}
+
 fn dimension(out: &assert_cmd::assert::Assert) -> usize {
     let row: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     row["embedding"].as_array().unwrap().len()
@@ -154,13 +159,7 @@ fn a_package_build_is_installed_the_same_bytes_and_checked_as_built() {
     let leftover: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
     assert!(!leftover.iter().any(|n| n == ".package"), "{leftover:?}");
     assert_eq!(dimension(&embed(&fx, store.path()).success()), 32);
-    themes()
-        .env("THEMES_MODELS", store.path())
-        .env("THEMES_REGISTRY", &fx.registry)
-        .args(["model", "list"])
-        .assert()
-        .success()
-        .stdout(contains("verified at").and(contains("(built from packages)")));
+    model_list(&fx, store.path()).stdout(contains("verified at").and(contains("(built from packages)")));
     // A later use checks the folder against the package build's sha256s.
     let config = dir.join("config.json");
     let text = std::fs::read_to_string(&config).unwrap().replace("\"gelu\"", "\"relu\"");
@@ -207,13 +206,7 @@ fn hub_files_without_sha256s_are_accepted_with_a_note_and_recorded_as_from_the_h
     assert!(dir.join("model.safetensors").is_file() && dir.join("1_Pooling/config.json").is_file());
     assert!(!dir.join("tokenizer_config.json").exists(), "only the Hub files listed are fetched");
     assert_eq!(dimension(&embed(&fx, store.path()).success()), 32);
-    themes()
-        .env("THEMES_MODELS", store.path())
-        .env("THEMES_REGISTRY", &fx.registry)
-        .args(["model", "list"])
-        .assert()
-        .success()
-        .stdout(contains("(from the Hub; no sha256 recorded, not verified)"));
+    model_list(&fx, store.path()).stdout(contains("(from the Hub; no sha256 recorded, not verified)"));
     // A Hub file gone from the store is still noticed.
     std::fs::remove_file(dir.join("modules.json")).unwrap();
     embed(&fx, store.path()).code(2).stderr(contains("modules.json is missing"));
