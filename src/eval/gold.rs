@@ -151,6 +151,16 @@ pub fn read_sets(paths: &[std::path::PathBuf], set: &LabelSet) -> Result<Vec<Gol
     Ok(sets)
 }
 
+/// Whether two rows' labels are the same set, in whatever order.
+pub fn same_labels(a: &[String], b: &[String]) -> bool {
+    fn sorted(labels: &[String]) -> Vec<&String> {
+        let mut v: Vec<&String> = labels.iter().collect();
+        v.sort();
+        v
+    }
+    sorted(a) == sorted(b)
+}
+
 /// Refuses a paragraph that is in the gold twice, naming both rows: the
 /// same article and paragraph with the same text in two files (one file
 /// passed twice, or copied into another); or the same text in two articles
@@ -176,12 +186,7 @@ pub fn check_unique(sets: &[GoldSet]) -> Result<()> {
             let same_article = t == s && first.article == r.article;
             let same_key = first.article == r.article && first.paragraph == r.paragraph;
             let lone = sizes[&(t, first.article.as_str())] == 1 || sizes[&(s, r.article.as_str())] == 1;
-            let differ = {
-                let (mut a, mut b) = (first.labels.clone(), r.labels.clone());
-                a.sort();
-                b.sort();
-                a != b
-            };
+            let differ = !same_labels(&first.labels, &r.labels);
             if same_article || !(same_key || lone || differ) {
                 continue;
             }

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Location, Result};
-use crate::eval::gold::{GoldRow, GoldSet};
+use crate::eval::gold::{same_labels, GoldRow, GoldSet};
 use crate::labels::LabelSet;
 
 /// What the reviewer decided for one row.
@@ -196,7 +196,7 @@ pub fn merge(sets: &[GoldSet], reviews: &[(&Path, Vec<Review>)]) -> Result<(Vec<
         }
     }
     for (i, row) in rows.iter().enumerate() {
-        if sorted(&original[i]) != sorted(&row.labels) {
+        if !same_labels(&original[i], &row.labels) {
             let (article, paragraph, gold) = (row.article.clone(), row.paragraph, places[i].clone());
             summary.changes.push(Change { article, paragraph, gold, before: original[i].clone(), after: row.labels.clone() });
         }
@@ -233,19 +233,13 @@ fn apply(row: &mut GoldRow, review: &Review, here: Location, summary: &mut Merge
     }
 }
 
-fn sorted(labels: &[String]) -> Vec<&String> {
-    let mut v: Vec<&String> = labels.iter().collect();
-    v.sort();
-    v
-}
-
 /// Records `decision` beside those taken earlier for the same paragraph,
 /// refusing one that contradicts them.
 fn agree(earlier: &mut Vec<Taken>, decision: Taken) -> Result<()> {
     let has = |all: &[String], label: &str| all.iter().any(|x| x == label);
     for prior in earlier.iter() {
         let (clash, first) = match (prior, &decision) {
-            (Taken::All(a, at), Taken::All(b, _)) => (sorted(a) != sorted(b), at),
+            (Taken::All(a, at), Taken::All(b, _)) => (!same_labels(a, b), at),
             (Taken::All(all, at), Taken::Label(l, yes, _)) | (Taken::Label(l, yes, at), Taken::All(all, _)) => (has(all, l) != *yes, at),
             (Taken::Label(a, yes_a, at), Taken::Label(b, yes_b, _)) => (a == b && yes_a != yes_b, at),
         };

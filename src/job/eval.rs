@@ -423,11 +423,11 @@ fn kind_results(cx: &Context, predictions: &[PredictionRow], decided: &LabelMatr
         .into_iter()
         .map(|kind| {
             let rows: Vec<usize> = (0..predictions.len()).filter(|&i| predictions[i].kinds.contains(kind)).collect();
-            let s = score(&cx.gold.select(&rows), &decided.select(&rows), &BTreeMap::new());
+            let (gold, pred) = (cx.gold.select(&rows), decided.select(&rows));
+            let s = score(&gold, &pred, &BTreeMap::new());
             let any_gold = s.labels.values().any(|l| l.support > 0);
             let (macro_f1, micro_f1) = (any_gold.then_some(s.macro_f1), s.micro.f1_if_defined());
             let keys: Vec<String> = rows.iter().map(|&i| cx.keys[i].clone()).collect();
-            let (gold, pred) = (cx.gold.select(&rows), decided.select(&rows));
             let macro_f1_interval =
                 any_gold.then(|| bootstrap(&gold, &pred, &keys, &BTreeMap::new(), cx.plan.resamples, cx.plan.seed).macro_f1);
             KindResult { kind: kind.clone(), paragraphs: rows.len(), macro_f1, micro_f1, macro_f1_interval }
