@@ -322,7 +322,7 @@ impl LabelSet {
             return Ok(found);
         }
         let fitted = self.fitted_models();
-        let (export, file) = if self.source == Path::new(BUILTIN_PATH) {
+        let (export, file) = if self.is_builtin() {
             ("`themes labels show > my.toml`, then ", "my.toml".to_owned())
         } else {
             ("", self.source.display().to_string())
