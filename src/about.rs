@@ -24,72 +24,28 @@ pub fn features() -> Vec<&'static str> {
     features
 }
 
-/// Which code path each kind of CPU work takes on this machine, as the
-/// crates choose it at run time.
+/// Which code path each precision takes on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuPaths {
     /// The instruction-set extensions found that matter here.
     pub detected: Vec<&'static str>,
-    /// f32 matrix products (the `gemm` crate under candle).
-    pub matmul: &'static str,
-    /// This crate's kernels: attention, GELU, residual + layer norm.
-    pub kernels: &'static str,
-    /// `--dtype bf16` on the CPU.
-    pub bf16: &'static str,
+    /// `--dtype f32` with `--kernels auto`: the path.
+    pub f32: String,
+    /// `--dtype bf16`: the path, or why it cannot run here.
+    pub bf16: String,
+    /// `--dtype int8`: the path, or why it cannot run here.
+    pub int8: String,
 }
 
-/// The paths on this CPU. `gemm` is built with its AVX-512 kernels
-/// (Cargo.toml) and picks AVX-512F, else FMA (with AVX2), else scalar code;
-/// the kernels of [`crate::model::kernels`] are compiled for AVX2 + FMA and
-/// used when both are present; bf16 products need AVX-512F and
-/// AVX512-BF16 ([`crate::model::bf16::supported`]).
+/// The paths on this CPU ([`crate::model::cpu::choose`]).
 pub fn cpu_paths() -> CpuPaths {
-    let has = detect();
-    let detected: Vec<&'static str> = has.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
-    let on = |name: &str| detected.contains(&name);
-    let matmul = if cfg!(target_arch = "aarch64") {
-        "gemm NEON f32"
-    } else if on("AVX-512F") {
-        "gemm AVX-512F f32"
-    } else if on("FMA") {
-        "gemm AVX2/FMA f32"
-    } else {
-        "gemm scalar f32"
+    use crate::model::cpu::{choose, Features, Kernels, Precision};
+    let cpu = Features::detect();
+    let path = |p: Precision| match choose(&cpu, Kernels::Auto, p) {
+        Ok(path) => path.describe().to_owned(),
+        Err(why) => format!("unavailable ({why})"),
     };
-    let kernels = if on("AVX2") && on("FMA") { "AVX2/FMA" } else { "portable (no AVX2/FMA)" };
-    let bf16 = match (crate::model::bf16::supported(), on("AVX-512F")) {
-        (true, _) => "AVX512-BF16 (vdpbf16ps)",
-        (false, true) => "unavailable (no AVX512-BF16)",
-        (false, false) => "unavailable (no AVX-512F, no AVX512-BF16)",
-    };
-    CpuPaths { detected, matmul, kernels, bf16 }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn detect() -> Vec<(&'static str, bool)> {
-    use std::arch::is_x86_feature_detected as has;
-    vec![
-        ("AVX2", has!("avx2")),
-        ("FMA", has!("fma")),
-        ("AVX-512F", has!("avx512f")),
-        ("AVX512-BF16", has!("avx512bf16")),
-        ("AMX-BF16", amx()),
-    ]
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn detect() -> Vec<(&'static str, bool)> {
-    Vec::new()
-}
-
-/// AMX tiles, which std cannot yet detect on stable Rust: read from the
-/// kernel's CPU flags on Linux (nothing here uses them; they are listed so
-/// that their absence from the paths is not a surprise).
-#[cfg(target_arch = "x86_64")]
-fn amx() -> bool {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .map(|info| info.lines().filter(|l| l.starts_with("flags")).take(1).any(|l| l.split_whitespace().any(|f| f == "amx_bf16")))
-        .unwrap_or(false)
+    CpuPaths { detected: cpu.names(), f32: path(Precision::F32), bf16: path(Precision::Bf16), int8: path(Precision::Int8) }
 }
 
 /// The lines `themes version` prints.
@@ -97,7 +53,7 @@ pub fn details() -> Vec<String> {
     let paths = cpu_paths();
     let features = features();
     let none = |v: &[&str]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
-    let amx = if paths.detected.contains(&"AMX-BF16") { "; AMX: present, not used" } else { "" };
+    let amx = if paths.detected.contains(&"AMX-BF16") { " (AMX: present, not used)" } else { "" };
     vec![
         format!("themes {VERSION}"),
         format!("commit: {COMMIT}"),
@@ -105,7 +61,7 @@ pub fn details() -> Vec<String> {
         format!("features: {}", if features.is_empty() { "none (CPU only; cuda not built in)".to_owned() } else { features.join(", ") }),
         format!("target: {TARGET}"),
         format!("cpu: {}", none(&paths.detected)),
-        format!("kernels: matrix products: {}; attention, GELU, layer norm: {}; bf16: {}{amx}", paths.matmul, paths.kernels, paths.bf16),
+        format!("kernels: f32: {}; bf16: {}{amx}; int8: {}", paths.f32, paths.bf16, paths.int8),
     ]
 }
 
@@ -143,16 +99,17 @@ mod tests {
     #[test]
     fn the_paths_follow_the_detected_features() {
         let paths = cpu_paths();
-        if paths.detected.contains(&"AVX-512F") {
-            assert_eq!(paths.matmul, "gemm AVX-512F f32");
-        } else if paths.detected.contains(&"FMA") {
-            assert_eq!(paths.matmul, "gemm AVX2/FMA f32");
+        if paths.detected.contains(&"AVX-512F") && paths.detected.contains(&"AVX-512BW") {
+            assert!(paths.f32.starts_with("AVX-512F"), "{paths:?}");
+        } else if paths.detected.contains(&"AVX2+FMA") {
+            assert!(paths.f32.starts_with("AVX2/FMA"), "{paths:?}");
+        } else {
+            assert!(paths.f32.starts_with("portable"), "{paths:?}");
         }
-        assert_eq!(paths.bf16.starts_with("AVX512-BF16"), crate::model::bf16::supported());
-        crate::model::bf16::force_unsupported(true);
-        assert!(cpu_paths().bf16.starts_with("unavailable"), "a CPU without AVX512-BF16 is reported so");
-        crate::model::bf16::force_unsupported(false);
+        assert_eq!(paths.bf16.starts_with("AVX512-BF16"), paths.detected.contains(&"AVX512-BF16"), "{paths:?}");
+        let vnni = paths.detected.contains(&"AVX512-VNNI") || paths.detected.contains(&"AVX-VNNI");
+        assert_eq!(!paths.int8.starts_with("unavailable"), vnni, "{paths:?}");
         let lines = details();
-        assert!(lines[0].starts_with("themes 0.1.0 (") && lines.iter().any(|l| l.starts_with("kernels: matrix products: gemm")), "{lines:?}");
+        assert!(lines[0].starts_with("themes 0.1.0 (") && lines.iter().any(|l| l.starts_with("kernels: f32: ")), "{lines:?}");
     }
 }

@@ -10,9 +10,10 @@
 use std::ops::Range;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use crate::model::bert::{Bert, Config as BertConfig};
+use crate::model::cpu::{self, Encoder, Kernels, Path as CpuPath, TokenStates};
 use tokenizers::Tokenizer;
 
 use crate::error::{Error, Location, Result};
@@ -45,17 +46,69 @@ impl std::str::FromStr for LongText {
     }
 }
 
+/// The number format the model computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// f32 throughout.
+    F32,
+    /// f16 (CUDA).
+    F16,
+    /// bf16: on CUDA; on CPUs with AVX512-BF16, the linear layers' products
+    /// in bf16 with f32 sums, the rest f32.
+    Bf16,
+    /// int8 products on CPUs with AVX512-VNNI or AVX-VNNI: weights per
+    /// output column, inputs per token; the rest f32.
+    Int8,
+}
+
+impl Dtype {
+    /// The names the command line takes.
+    pub const NAMES: [&'static str; 4] = ["f32", "bf16", "int8", "f16"];
+
+    /// Its name, as in cache keys and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+            Dtype::Int8 => "int8",
+        }
+    }
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self> {
+        match spec {
+            "f32" => Ok(Dtype::F32),
+            "f16" => Ok(Dtype::F16),
+            "bf16" => Ok(Dtype::Bf16),
+            "int8" => Ok(Dtype::Int8),
+            other => Err(Error::Usage(format!("unknown dtype {other:?}: use f32, bf16, int8 or f16"))),
+        }
+    }
+}
+
 /// Where and at which precision the model runs.
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
     /// The device (see [`parse_device`]).
     pub device: Device,
-    /// Weight and activation type: f32 everywhere; bf16 on CUDA and on CPUs
-    /// with AVX512-BF16 (products in bf16, the rest f32); f16 on CUDA.
-    pub dtype: DType,
-    /// Upper bound on padded tokens per forward pass; 0 chooses it from the
+    /// The number format (see [`Dtype`]).
+    pub dtype: Dtype,
+    /// Upper bound on word pieces per forward pass; 0 chooses it from the
     /// device and the model ([`auto_token_budget`]).
     pub token_budget: usize,
+    /// Which CPU kernels (ignored on CUDA).
+    pub kernels: Kernels,
+}
+
+impl EmbedOptions {
+    /// f32 on `device` with the kernels and budget chosen for it.
+    pub fn new(device: Device) -> Self {
+        EmbedOptions { device, dtype: Dtype::F32, token_budget: 0, kernels: Kernels::Auto }
+    }
 }
 
 /// Where to run: `auto`, `cpu`, `cuda` or `cuda:N`, checked when parsed.
@@ -134,14 +187,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
     spec.parse::<DeviceSpec>()?.open()
 }
 
-/// Parses `f32`, `f16` or `bf16`.
-pub fn parse_dtype(spec: &str) -> Result<DType> {
-    match spec {
-        "f32" => Ok(DType::F32),
-        "f16" => Ok(DType::F16),
-        "bf16" => Ok(DType::BF16),
-        other => Err(Error::Usage(format!("unknown dtype {other:?}: use f32, f16 or bf16"))),
-    }
+/// Parses `f32`, `bf16`, `int8` or `f16`.
+pub fn parse_dtype(spec: &str) -> Result<Dtype> {
+    spec.parse()
 }
 
 /// One text's embedding.
@@ -207,14 +255,23 @@ impl ModelIdentity {
     }
 }
 
+/// The encoder as loaded: candle's ops (CUDA, and CPUs without AVX2), or
+/// the CPU encoder.
+enum Model {
+    Candle(Bert),
+    Cpu(Encoder),
+}
+
 /// A loaded sentence-transformer.
 pub struct Embedder {
-    model: Bert,
+    model: Model,
     tokenizer: Tokenizer,
     st: SentenceConfig,
     device: Device,
     token_budget: usize,
     hidden_size: usize,
+    /// The CPU kernels' path (`None` on CUDA).
+    path: Option<CpuPath>,
     cls_id: u32,
     sep_id: u32,
     pad_id: u32,
@@ -311,23 +368,20 @@ impl Embedder {
                 format!("{} is missing; only safetensors weights are read", weights.display()),
             ));
         }
-        // bf16 on the CPU: f32 tensors, with the linear layers' products in
-        // bf16 (model::bf16); candle's own CPU bf16 path is slower than f32.
-        let bf16_products = options.device.is_cpu() && options.dtype == DType::BF16;
-        if bf16_products && !crate::model::bf16::supported() {
-            return Err(Error::Usage(
-                "--dtype bf16 on the CPU needs AVX512-BF16 (recent AMD EPYC/Ryzen, Intel Xeon since Cooper Lake); this CPU has not got it: use --dtype f32".to_owned(),
-            ));
-        }
-        let load_dtype = if bf16_products { DType::F32 } else { options.dtype };
-        // SAFETY: the file is memory-mapped read-only; it was verified
-        // against its checksum and nothing in this process writes to it.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], load_dtype, &options.device)? };
-        let mut model = Bert::load(vb, &config)
-            .map_err(|e| Error::model(name, format!("loading {}: {e}", weights.display())))?;
-        if bf16_products {
-            model.use_bf16_products()?;
-        }
+        // The int8 encoder's smoothing is set by a pass over fixed text.
+        let calibration = match options.dtype {
+            Dtype::Int8 => tokenizer
+                .encode_batch(cpu::CALIBRATION.lines().collect::<Vec<_>>(), true)
+                .map_err(|e| Error::Tokenizer(e.to_string()))?
+                .iter()
+                .map(|e| e.get_ids().iter().copied().take(st.max_seq_length).collect())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (model, path) = load_model(&weights, &config, options, &calibration).map_err(|e| match e {
+            Error::Usage(_) => e,
+            other => Error::model(name, format!("loading {}: {other}", weights.display())),
+        })?;
         let max_seq_length = st.max_seq_length;
         let token_budget = match options.token_budget {
             0 => auto_token_budget(&options.device, config.intermediate_size, l3_cache_bytes()),
@@ -340,10 +394,11 @@ impl Embedder {
             pooling: st.pooling,
             max_seq_length: st.max_seq_length,
             normalize: st.normalize,
-            dtype: format!("{:?}", options.dtype).to_lowercase(),
+            dtype: options.dtype.name().to_owned(),
         };
         Ok(Embedder {
             model,
+            path,
             tokenizer,
             st,
             device: options.device.clone(),
@@ -359,6 +414,26 @@ impl Embedder {
     /// The model's identity.
     pub fn identity(&self) -> &ModelIdentity {
         &self.identity
+    }
+
+    /// The CPU code path the model runs on (`None` on CUDA).
+    pub fn cpu_path(&self) -> Option<CpuPath> {
+        self.path
+    }
+
+    /// The linear layers' products alone over a pass of `rows` tokens
+    /// ([`Encoder::time_products`]): (floating-point operations, seconds of
+    /// the fastest of `repeat`), on the CPU encoder only.
+    pub fn time_products(&self, rows: usize, repeat: usize) -> Option<(f64, f64)> {
+        match &self.model {
+            Model::Cpu(encoder) => Some(encoder.time_products(rows, repeat)),
+            Model::Candle(_) => None,
+        }
+    }
+
+    /// Word pieces per forward pass at most.
+    pub fn token_budget(&self) -> usize {
+        self.token_budget
     }
 
     /// Vector length.
@@ -535,7 +610,7 @@ impl Embedder {
             let width = sequences[order[start]].len();
             let count = (self.token_budget / width.max(1)).max(1).min(order.len() - start);
             let batch = &order[start..start + count];
-            let (vectors, batch_parts) = self.forward_batch(batch, sequences, wanted, width)?;
+            let (vectors, batch_parts) = self.forward_batch(batch, sequences, wanted)?;
             for ((vector, part), &i) in vectors.into_iter().zip(batch_parts).zip(batch) {
                 out[i] = vector;
                 parts[i] = part;
@@ -550,71 +625,130 @@ impl Embedder {
         batch: &[usize],
         sequences: &[Vec<u32>],
         wanted: &[Vec<SpanTokens>],
-        width: usize,
     ) -> Result<(Vec<Vec<f32>>, Vec<Vec<SpanPart>>)> {
-        let count = batch.len();
-        let mut ids = Vec::with_capacity(count * width);
-        let mut lengths = Vec::with_capacity(count);
-        let mut mask = Vec::with_capacity(count * width);
-        for seq in batch.iter().map(|&i| &sequences[i]) {
-            lengths.push(seq.len());
-            ids.extend_from_slice(seq);
-            ids.extend(std::iter::repeat_n(self.pad_id, width - seq.len()));
-            mask.extend(std::iter::repeat_n(1u32, seq.len()));
-            mask.extend(std::iter::repeat_n(0u32, width - seq.len()));
+        let refs: Vec<&[u32]> = batch.iter().map(|&i| sequences[i].as_slice()).collect();
+        let states = self.token_states(&refs)?;
+        // Every sum runs over rows in token order, whatever the batch.
+        let pool = |b: usize, positions: &mut dyn Iterator<Item = usize>| -> (Vec<f32>, usize) {
+            let mut sum: Option<Vec<f32>> = None;
+            let mut count = 0;
+            for p in positions {
+                let row = states.row(b, p);
+                match &mut sum {
+                    Some(sum) => self.combine(sum, row),
+                    None => sum = Some(row.to_vec()),
+                }
+                count += 1;
+            }
+            (sum.unwrap_or_else(|| vec![0.0; self.hidden_size]), count)
+        };
+        let parts = batch
+            .iter()
+            .enumerate()
+            .map(|(b, &i)| {
+                wanted[i]
+                    .iter()
+                    .map(|span| {
+                        let (sum, count) = pool(b, &mut span.positions.iter().copied());
+                        SpanPart { slot: span.slot, sum, count }
+                    })
+                    .collect()
+            })
+            .collect();
+        let vectors = refs
+            .iter()
+            .enumerate()
+            .map(|(b, seq)| {
+                let mut v = match self.st.pooling {
+                    Pooling::Cls => states.row(b, 0).to_vec(),
+                    Pooling::Mean => {
+                        let (mut sum, count) = pool(b, &mut (0..seq.len()));
+                        sum.iter_mut().for_each(|x| *x /= count.max(1) as f32);
+                        sum
+                    }
+                    Pooling::Max => pool(b, &mut (0..seq.len())).0,
+                };
+                if self.st.normalize {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+                v
+            })
+            .collect();
+        Ok((vectors, parts))
+    }
+
+    /// The token states of `sequences` (each within the window).
+    fn token_states(&self, sequences: &[&[u32]]) -> Result<TokenStates> {
+        match &self.model {
+            Model::Cpu(encoder) => encoder.forward(sequences).map_err(|e| Error::model(&self.identity.name, e)),
+            Model::Candle(bert) => {
+                // Padded to the longest; the padding's rows are dropped.
+                let width = sequences.iter().map(|s| s.len()).max().unwrap_or(0);
+                let count = sequences.len();
+                let mut ids = Vec::with_capacity(count * width);
+                let mut mask = Vec::with_capacity(count * width);
+                for seq in sequences {
+                    ids.extend_from_slice(seq);
+                    ids.extend(std::iter::repeat_n(self.pad_id, width - seq.len()));
+                    mask.extend(std::iter::repeat_n(1u32, seq.len()));
+                    mask.extend(std::iter::repeat_n(0u32, width - seq.len()));
+                }
+                let input_ids = Tensor::from_vec(ids, (count, width), &self.device)?;
+                let attention = Tensor::from_vec(mask, (count, width), &self.device)?;
+                let hidden = bert.forward(&input_ids, &attention)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                let h = self.hidden_size;
+                let mut data = Vec::with_capacity(sequences.iter().map(|s| s.len()).sum::<usize>() * h);
+                let mut starts = Vec::with_capacity(count);
+                for (b, seq) in sequences.iter().enumerate() {
+                    starts.push(data.len() / h);
+                    data.extend_from_slice(&hidden[b * width * h..(b * width + seq.len()) * h]);
+                }
+                Ok(TokenStates { data, starts, hidden: h })
+            }
         }
-        let input_ids = Tensor::from_vec(ids, (count, width), &self.device)?;
-        let attention = Tensor::from_vec(mask, (count, width), &self.device)?;
-        let hidden = self.model.forward(&input_ids, &attention, &lengths)?;
-        let hidden = hidden.to_dtype(DType::F32)?;
-        let parts = if batch.iter().any(|&i| !wanted[i].is_empty()) {
-            // The token states come to the host once per batch, only when
-            // some sequence in it has spans.
-            let states = hidden.flatten_all()?.to_vec1::<f32>()?;
-            let row = |b: usize, position: usize| {
-                let at = (b * width + position) * self.hidden_size;
-                &states[at..at + self.hidden_size]
-            };
-            batch
-                .iter()
-                .enumerate()
-                .map(|(b, &i)| {
-                    wanted[i]
-                        .iter()
-                        .map(|span| {
-                            let mut sum = row(b, span.positions[0]).to_vec();
-                            for &p in &span.positions[1..] {
-                                self.combine(&mut sum, row(b, p));
-                            }
-                            SpanPart { slot: span.slot, sum, count: span.positions.len() }
-                        })
-                        .collect()
-                })
-                .collect()
-        } else {
-            (0..count).map(|_| Vec::new()).collect()
+    }
+}
+
+/// Loads the weights for the device and dtype: on the CPU, the encoder of
+/// [`cpu`] on the path chosen for this CPU (candle's ops where there is no
+/// AVX2, or for activations other than BERT's GELU); on CUDA, candle's ops.
+fn load_model(weights: &Path, config: &BertConfig, options: &EmbedOptions, calibration: &[Vec<u32>]) -> Result<(Model, Option<CpuPath>)> {
+    let load = |dtype: DType| -> Result<Bert> {
+        // SAFETY: the file is memory-mapped read-only; it was verified
+        // against its checksum and nothing in this process writes to it.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], dtype, &options.device)? };
+        Ok(Bert::load(vb, config)?)
+    };
+    if !options.device.is_cpu() {
+        let dtype = match options.dtype {
+            Dtype::F32 => DType::F32,
+            Dtype::F16 => DType::F16,
+            Dtype::Bf16 => DType::BF16,
+            Dtype::Int8 => return Err(Error::Usage("--dtype int8 runs on the CPU only: use --dtype bf16 or f16 on CUDA".to_owned())),
         };
-        let mask = attention.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let pooled = match self.st.pooling {
-            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
-            Pooling::Mean => {
-                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-                let counts = mask.sum(1)?;
-                summed.broadcast_div(&counts)?
-            }
-            Pooling::Max => {
-                // Padding must never win the maximum.
-                let penalty = ((mask.ones_like()? - &mask)? * -1e9)?;
-                hidden.broadcast_add(&penalty)?.max(1)?
-            }
-        };
-        let pooled = if self.st.normalize {
-            let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-            pooled.broadcast_div(&norm)?
-        } else {
-            pooled
-        };
-        Ok((pooled.to_vec2::<f32>()?, parts))
+        return Ok((Model::Candle(load(dtype)?), None));
+    }
+    let precision = match options.dtype {
+        Dtype::F32 => cpu::Precision::F32,
+        Dtype::Bf16 => cpu::Precision::Bf16,
+        Dtype::Int8 => cpu::Precision::Int8,
+        // candle's CPU f16: slow, but what was asked for.
+        Dtype::F16 => return Ok((Model::Candle(load(DType::F16)?), Some(CpuPath::Portable))),
+    };
+    let path = cpu::choose(&cpu::Features::detect(), options.kernels, precision).map_err(Error::Usage)?;
+    let bert = load(DType::F32)?;
+    if path == CpuPath::Portable {
+        return Ok((Model::Candle(bert), Some(path)));
+    }
+    let calibration: Vec<&[u32]> = calibration.iter().map(Vec::as_slice).collect();
+    match Encoder::new(&bert, path, &calibration) {
+        Ok(encoder) => Ok((Model::Cpu(encoder), Some(path))),
+        Err(why) if precision == cpu::Precision::F32 => {
+            tracing::info!("{why}: running candle's ops");
+            Ok((Model::Candle(bert), Some(CpuPath::Portable)))
+        }
+        Err(why) => Err(Error::Usage(format!("--dtype {}: {why}; use --dtype f32", options.dtype.name()))),
     }
 }
 

@@ -32,13 +32,22 @@ pub struct ModelArgs {
     #[arg(long, default_value = "auto")]
     pub device: DeviceSpec,
 
-    /// f32; bf16 (on CUDA, and on CPUs with AVX512-BF16: about 1.3x faster,
-    /// vectors within 0.9999 of f32's); f16 (on CUDA).
-    #[arg(long, default_value = "f32", value_parser = clap::builder::PossibleValuesParser::new(["f32", "bf16", "f16"]))]
+    /// f32; bf16 (on CUDA, and on CPUs with AVX512-BF16); int8 (on CPUs
+    /// with AVX512-VNNI or AVX-VNNI); f16 (on CUDA). bf16 and int8 are
+    /// faster and their vectors a little further from f32's: README,
+    /// "Performance", gives speed and accuracy per CPU.
+    #[arg(long, default_value = "f32", value_parser = clap::builder::PossibleValuesParser::new(themes::embed::Dtype::NAMES))]
     pub dtype: String,
 
-    /// Upper bound on padded word pieces per pass (default: on the CPU, sized
-    /// to half the L3 cache, about 1,400 for all-MiniLM-L6-v2; on CUDA, 8192).
+    /// The CPU kernels: auto (the widest this CPU has), avx512, avx2, or
+    /// portable (candle's own ops, f32 only). For comparisons and checks:
+    /// `themes version` lists what this CPU runs.
+    #[arg(long, default_value = "auto", hide_short_help = true, value_parser = clap::builder::PossibleValuesParser::new(themes::model::cpu::Kernels::NAMES))]
+    pub kernels: String,
+
+    /// Upper bound on word pieces per pass (default: on the CPU, sized to
+    /// half the L3 cache, 2,730 for all-MiniLM-L6-v2 on a 32 MiB L3; on
+    /// CUDA, 8192).
     #[arg(long, hide_short_help = true)]
     pub batch_tokens: Option<usize>,
 }
@@ -46,7 +55,8 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Resolves (fetching if needed) and loads the model.
     pub fn load(&self, global: &Global) -> anyhow::Result<Embedder> {
-        Ok(themes::model::open(&self.model, self.device, &self.dtype, self.batch_tokens, global.quiet)?)
+        let kernels = self.kernels.parse().map_err(anyhow::Error::msg)?;
+        Ok(themes::model::open(&self.model, self.device, &self.dtype, kernels, self.batch_tokens, global.quiet)?)
     }
 
     /// Languages the chosen model covers (see [`Registry::languages_of`]).

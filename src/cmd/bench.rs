@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use themes::job::bench::{job, read_corpus, throughput, JobPlan, Report};
+use themes::job::bench::{job, products, read_corpus, throughput, JobPlan, Report};
 
 use super::{args::LabelArgs, args::ModelArgs, Global};
 
@@ -14,8 +14,15 @@ use super::{args::LabelArgs, args::ModelArgs, Global};
 pub struct Args {
     /// Kernel mode: one paragraph per line (blank lines skipped); after a
     /// warm-up, embedding each once, truncated as sentence-transformers does.
-    #[arg(long, required_unless_present = "job", conflicts_with = "job")]
+    #[arg(long, required_unless_present_any = ["job", "products"], conflicts_with_all = ["job", "products"])]
     corpus: Option<PathBuf>,
+    /// Products mode: the linear layers' products alone (bias, GELU and
+    /// residual + layer norm included; attention and embeddings not) over
+    /// passes of the token budget: their rate (gflop_per_s) and the word
+    /// pieces per second a pass could reach if they were all the work
+    /// (the ceiling of this code path). CPU encoder only.
+    #[arg(long, conflicts_with = "job")]
+    products: bool,
     /// Job mode: `themes label --no-cache INPUTS` is timed, from reading the
     /// inputs to the last article's rows (built, not written): a fresh engine
     /// embeds the label set (--labels), then every paragraph in one forward
@@ -38,14 +45,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let (device, dtype) = (&args.model.device.to_string(), &args.model.dtype);
+    let device = &args.model.device.to_string();
+    if args.products {
+        println!("{}", serde_json::to_string(&products(&args.model.load(global)?, args.repeat)?)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = if let Some(path) = &args.corpus {
         let paragraphs = read_corpus(path)?;
-        Report::kernel(throughput(&args.model.load(global)?, &paragraphs, args.repeat)?, paragraphs.len(), device, dtype)
+        let embedder = args.model.load(global)?;
+        Report::kernel(throughput(&embedder, &paragraphs, args.repeat)?, paragraphs.len(), &embedder, device)
     } else {
         let set = args.labels.load()?;
         let plan = JobPlan { inputs: args.inputs.clone(), set: &set, languages: args.model.languages(), repeat: args.repeat };
-        Report::job(job(&args.model.load(global)?, &plan)?, device, dtype)
+        let embedder = args.model.load(global)?;
+        Report::job(job(&embedder, &plan)?, &embedder, device)
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)

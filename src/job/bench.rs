@@ -144,6 +144,8 @@ pub struct Report {
     pub device: String,
     /// The precision of the weights.
     pub dtype: String,
+    /// The CPU kernels' path (`model::cpu::Path::describe`), or `cuda`.
+    pub kernels: String,
     /// Threads the model's kernels run on.
     pub threads: usize,
     /// Paragraphs per pass.
@@ -175,29 +177,30 @@ pub struct Report {
 
 impl Report {
     /// The kernel mode's line for `timing` over `paragraphs`.
-    pub fn kernel(timing: Timing, paragraphs: usize, device: &str, dtype: &str) -> Report {
-        Report::new("kernel", timing.seconds, paragraphs, timing.tokens, device, dtype)
+    pub fn kernel(timing: Timing, paragraphs: usize, embedder: &Embedder, device: &str) -> Report {
+        Report::new("kernel", timing.seconds, paragraphs, timing.tokens, embedder, device)
     }
 
     /// The job mode's line.
-    pub fn job(timing: JobTiming, device: &str, dtype: &str) -> Report {
+    pub fn job(timing: JobTiming, embedder: &Embedder, device: &str) -> Report {
         let paragraphs = timing.paragraphs;
         Report {
             articles: Some(timing.articles),
             texts_embedded: Some(timing.texts),
             texts_per_paragraph: Some(round(timing.texts as f64 / paragraphs.max(1) as f64, 1000.0)),
             label_texts: Some(timing.label_texts),
-            ..Report::new("job", timing.seconds, paragraphs, timing.tokens, device, dtype)
+            ..Report::new("job", timing.seconds, paragraphs, timing.tokens, embedder, device)
         }
     }
 
-    fn new(mode: &'static str, seconds: f64, paragraphs: usize, tokens: usize, device: &str, dtype: &str) -> Report {
+    fn new(mode: &'static str, seconds: f64, paragraphs: usize, tokens: usize, embedder: &Embedder, device: &str) -> Report {
         Report {
             mode,
             system: "themes",
             device: device.to_owned(),
-            dtype: dtype.to_owned(),
-            threads: candle_core::utils::get_num_threads(),
+            dtype: embedder.identity().dtype.clone(),
+            kernels: embedder.cpu_path().map_or("cuda", |p| p.describe()).to_owned(),
+            threads: rayon::current_num_threads(),
             paragraphs,
             tokens,
             seconds: round(seconds, 1000.0),
@@ -210,6 +213,52 @@ impl Report {
             label_texts: None,
         }
     }
+}
+
+/// The products-only line: how fast the linear layers' products run at the
+/// model's shapes, alone, over one pass of the token budget; `tokens_per_s`
+/// is then the most a pass of this code path could reach (the ceiling the
+/// kernel and job lines are measured against).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductsReport {
+    /// Always `products`.
+    pub mode: &'static str,
+    /// Always `themes`.
+    pub system: &'static str,
+    /// The precision of the products.
+    pub dtype: String,
+    /// The CPU kernels' path.
+    pub kernels: String,
+    /// Threads.
+    pub threads: usize,
+    /// Rows (word pieces) per pass.
+    pub rows: usize,
+    /// Multiplications and additions per word piece, all layers.
+    pub flop_per_token: f64,
+    /// The products' rate, in 10⁹ operations per second.
+    pub gflop_per_s: f64,
+    /// Word pieces per second if the products were all the work.
+    pub tokens_per_s: f64,
+}
+
+/// Times the products alone (best of `repeat` passes of the token budget);
+/// an error on a model that does not run on the CPU encoder.
+pub fn products(embedder: &Embedder, repeat: usize) -> Result<ProductsReport> {
+    let rows = embedder.token_budget();
+    let (flops, seconds) = embedder
+        .time_products(rows, repeat.max(1))
+        .ok_or_else(|| Error::Usage("--products times the CPU encoder's products: not on CUDA or the portable kernels".to_owned()))?;
+    Ok(ProductsReport {
+        mode: "products",
+        system: "themes",
+        dtype: embedder.identity().dtype.clone(),
+        kernels: embedder.cpu_path().map_or("cuda", |p| p.describe()).to_owned(),
+        threads: rayon::current_num_threads(),
+        rows,
+        flop_per_token: round(flops / rows as f64, 1.0),
+        gflop_per_s: round(flops / seconds / 1e9, 10.0),
+        tokens_per_s: round(rows as f64 / seconds, 10.0),
+    })
 }
 
 fn round(x: f64, scale: f64) -> f64 {

@@ -30,8 +30,10 @@ fn version_is_one_line_and_version_details_name_the_commit_and_kernels() {
     assert!(short.contains(commit), "the one line carries the commit too: {short}");
     assert_eq!(field("features: ").starts_with("cuda"), cfg!(feature = "cuda"));
     let kernels = field("kernels: ");
-    assert!(kernels.starts_with("matrix products: gemm "), "{kernels}");
-    let bf16 = themes::model::bf16::supported();
+    let paths = themes::about::cpu_paths();
+    assert_eq!(kernels, format!("f32: {}; bf16: {}{}; int8: {}", paths.f32, paths.bf16,
+        if paths.detected.contains(&"AMX-BF16") { " (AMX: present, not used)" } else { "" }, paths.int8));
+    let bf16 = paths.detected.contains(&"AVX512-BF16");
     assert_eq!(kernels.contains("bf16: AVX512-BF16"), bf16, "{kernels}");
     assert_eq!(kernels.contains("bf16: unavailable"), !bf16, "{kernels}");
 }

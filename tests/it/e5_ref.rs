@@ -36,7 +36,7 @@ fn every_seed_paragraph_matches_sentence_transformers_on_the_built_folder() {
         assert_eq!((&r.article, r.paragraph), (article, *number));
         assert_eq!(r.text_sha256, hex::encode(Sha256::digest(text.as_bytes())), "{article} {number}: the text changed");
     }
-    let options = EmbedOptions { device: candle_core::Device::Cpu, dtype: candle_core::DType::F32, token_budget: 8192 };
+    let options = EmbedOptions { token_budget: 8192, ..EmbedOptions::new(candle_core::Device::Cpu) };
     let model = Embedder::load(&e5_package_dir(), "multilingual-e5-small", "package", &options).expect("e5 loads");
     let texts: Vec<&str> = paragraphs.iter().map(|(_, _, t)| t.as_str()).collect();
     let got = model.embed(&texts, LongText::Truncate).unwrap();

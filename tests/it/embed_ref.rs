@@ -69,27 +69,61 @@ fn windows_cover_a_long_text_and_truncation_does_not() {
     assert!(cosine(&windowed.windows[0], &truncated.vector) > 0.99999);
 }
 
-/// `--dtype bf16` on the CPU: within 0.999 of sentence-transformers' f32
-/// vectors on every reference text (skipped, and said so, on a CPU
-/// without AVX512-BF16).
+/// Every CPU kernel path this CPU has, forced one by one: the 81
+/// reference texts within the path's bound of sentence-transformers' f32
+/// vectors (f32 0.9999, bf16 0.999, int8 0.995), the same word pieces, and
+/// each text's vector the same bytes alone as in the batch of all 81 (the
+/// portable path, candle's padded batches: cosine 0.99999). Paths the CPU
+/// lacks are named and skipped.
 #[test]
-fn bf16_products_stay_within_the_reduced_precision_bound() {
-    if !themes::model::bf16::supported() {
-        eprintln!("this CPU has no AVX512-BF16: bf16 reference test skipped");
-        return;
-    }
-    let options = themes::embed::EmbedOptions {
-        device: candle_core::Device::Cpu,
-        dtype: candle_core::DType::BF16,
-        token_budget: 8192,
-    };
-    let bf16 = themes::embed::Embedder::load(&crate::support::model_dir(), "all-MiniLM-L6-v2", "test", &options).unwrap();
+fn every_kernel_path_this_cpu_has_matches_sentence_transformers_and_ignores_the_batch() {
+    use themes::embed::{Dtype, EmbedOptions, Embedder};
+    use themes::model::cpu::{choose, Features, Kernels, Path, Precision};
     let refs = references();
     let texts: Vec<String> = refs.iter().map(|r| normalize(&r.text)).collect();
     let slices: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let got = bf16.embed(&slices, LongText::Truncate).unwrap();
-    let worst = refs.iter().zip(&got).map(|(r, e)| cosine(&r.embedding, &e.vector)).fold(f32::MAX, f32::min);
-    assert!(worst >= 0.999, "worst cosine {worst}");
-    assert!(worst < 0.99999, "bf16 products must differ from f32 ({worst}): are they in use?");
-    eprintln!("bf16: worst cosine to sentence-transformers: {worst}");
+    let cpu = Features::detect();
+    let cases = [
+        (Dtype::F32, Precision::F32, Kernels::Avx512, 0.9999),
+        (Dtype::F32, Precision::F32, Kernels::Avx2, 0.9999),
+        (Dtype::F32, Precision::F32, Kernels::Portable, 0.9999),
+        (Dtype::Bf16, Precision::Bf16, Kernels::Avx512, 0.999),
+        (Dtype::Int8, Precision::Int8, Kernels::Avx512, 0.995),
+        (Dtype::Int8, Precision::Int8, Kernels::Avx2, 0.995),
+    ];
+    let mut ran = 0;
+    for (dtype, precision, kernels, bound) in cases {
+        let path = match choose(&cpu, kernels, precision) {
+            Ok(path) => path,
+            Err(why) => {
+                eprintln!("skipped {dtype:?} with {kernels:?}: {why}");
+                continue;
+            }
+        };
+        let options = EmbedOptions { dtype, kernels, token_budget: 8192, ..EmbedOptions::new(candle_core::Device::Cpu) };
+        let embedder = Embedder::load(&crate::support::model_dir(), "all-MiniLM-L6-v2", "test", &options).unwrap();
+        assert_eq!(embedder.cpu_path(), Some(path), "the path forced is the path run");
+        let got = embedder.embed(&slices, LongText::Truncate).unwrap();
+        let max = embedder.max_seq_length();
+        let mut worst = f32::MAX;
+        for (r, e) in refs.iter().zip(&got) {
+            worst = worst.min(cosine(&r.embedding, &e.vector));
+            assert_eq!(e.tokens.min(max), r.tokens, "token count for {:?}", r.text);
+        }
+        assert!(worst >= bound, "{}: worst cosine {worst} below {bound}", path.describe());
+        if precision != Precision::F32 {
+            assert!(worst < 0.99999, "{}: {worst}, as close as f32: are the reduced products in use?", path.describe());
+        }
+        for (i, e) in got.iter().enumerate() {
+            let alone = &embedder.embed(&slices[i..=i], LongText::Truncate).unwrap()[0];
+            if path == Path::Portable {
+                assert!(cosine(&alone.vector, &e.vector) >= 0.99999, "{}: text {i} alone", path.describe());
+            } else {
+                assert_eq!(alone.vector, e.vector, "{}: text {i} alone and in the batch", path.describe());
+            }
+        }
+        eprintln!("{}: worst cosine to sentence-transformers {worst}", path.describe());
+        ran += 1;
+    }
+    assert!(ran >= 1, "at least the portable path runs everywhere");
 }

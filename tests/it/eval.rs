@@ -208,14 +208,19 @@ fn train_writes_weights_and_refuses_bad_gold() {
 }
 
 #[test]
-fn bf16_loses_no_macro_f1_on_the_seeds_gold() {
-    if !themes::model::bf16::supported() {
-        eprintln!("this CPU has no AVX512-BF16: bf16 eval test skipped");
-        return;
+fn bf16_and_int8_lose_no_macro_f1_on_the_seeds_gold() {
+    use themes::model::cpu::{choose, Features, Kernels, Precision};
+    let cpu = Features::detect();
+    let mut dtypes = vec!["f32"];
+    for (name, precision) in [("bf16", Precision::Bf16), ("int8", Precision::Int8)] {
+        match choose(&cpu, Kernels::Auto, precision) {
+            Ok(_) => dtypes.push(name),
+            Err(why) => eprintln!("{name} eval test skipped: {why}"),
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let mut macro_f1 = Vec::new();
-    for dtype in ["f32", "bf16"] {
+    for &dtype in &dtypes {
         let report = dir.path().join(format!("{dtype}.json"));
         themes()
             .env("THEMES_CACHE", dir.path().join("cache"))
@@ -229,5 +234,7 @@ fn bf16_loses_no_macro_f1_on_the_seeds_gold() {
         assert_eq!(report["identity"]["mode"], "shipped");
         macro_f1.push(report["sets"][0]["scores"]["macro_f1"].as_f64().unwrap());
     }
-    assert!(macro_f1[1] >= macro_f1[0] - 1e-9, "bf16 macro-F1 {} below f32's {}", macro_f1[1], macro_f1[0]);
+    for (dtype, f1) in dtypes.iter().zip(&macro_f1).skip(1) {
+        assert!(*f1 >= macro_f1[0] - 1e-9, "{dtype} macro-F1 {f1} below f32's {}", macro_f1[0]);
+    }
 }

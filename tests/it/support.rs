@@ -35,7 +35,7 @@ pub fn model_dir() -> PathBuf {
 pub fn embedder() -> &'static Embedder {
     static EMBEDDER: OnceLock<Embedder> = OnceLock::new();
     EMBEDDER.get_or_init(|| {
-        let options = EmbedOptions { device: candle_core::Device::Cpu, dtype: candle_core::DType::F32, token_budget: 8192 };
+        let options = EmbedOptions { token_budget: 8192, ..EmbedOptions::new(candle_core::Device::Cpu) };
         Embedder::load(&model_dir(), "all-MiniLM-L6-v2", "test", &options).expect("default model loads")
     })
 }

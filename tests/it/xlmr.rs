@@ -128,7 +128,7 @@ fn weights_fitted_to_another_model_are_refused_until_trained_for_this_one() {
 fn a_tiny_xlm_roberta_matches_candle_transformers_on_the_real_tokenizer() {
     let dir = tiny_model();
 
-    let options = EmbedOptions { device: Device::Cpu, dtype: DType::F32, token_budget: 0 };
+    let options = EmbedOptions::new(Device::Cpu);
     let embedder = Embedder::load(dir.path(), "tiny-xlm-r", "test", &options).unwrap();
     assert_eq!(embedder.max_seq_length(), 512, "514 positions less the padding index and the one before it");
     let texts = [
