@@ -253,7 +253,7 @@ mod dispatch {
     use super::Isa;
 
     macro_rules! per_isa {
-        ($(fn $name:ident($($arg:ident: $ty:ty),*) => $op:ident;)*) => {
+        ($(fn $name:ident($($arg:ident: $ty:ty),*) => $op:ident $(:: <$wide:literal, $narrow:literal>)?;)*) => {
             $(
                 /// # Safety
                 /// The CPU must have `isa`; the pointers as the op requires.
@@ -262,11 +262,11 @@ mod dispatch {
                     {
                         #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
                         unsafe fn wide($($arg: $ty),*) {
-                            ops::$op::<Z>($($arg),*)
+                            ops::$op::<Z $(, $wide)?>($($arg),*)
                         }
                         #[target_feature(enable = "avx2,fma")]
                         unsafe fn narrow($($arg: $ty),*) {
-                            ops::$op::<Y>($($arg),*)
+                            ops::$op::<Y $(, $narrow)?>($($arg),*)
                         }
                         match isa {
                             Isa::Avx512 => wide($($arg),*),
@@ -276,7 +276,7 @@ mod dispatch {
                     #[cfg(not(target_arch = "x86_64"))]
                     {
                         let _ = isa;
-                        ops::$op::<f32>($($arg),*)
+                        ops::$op::<f32 $(, $narrow)?>($($arg),*)
                     }
                 }
             )*
@@ -285,7 +285,8 @@ mod dispatch {
 
     per_isa! {
         fn embed_rows(t: Tables, ids: &[u32], positions: &[usize], out: *mut f32) => embed_rows;
-        fn attend(qkv: *const f32, n: usize, heads: usize, head_dim: usize, out: *mut f32, scratch: &mut Vec<f32>) => attend;
+        // Eight queries at a time in 32 registers, four in 16.
+        fn attend(qkv: *const f32, n: usize, heads: usize, head_dim: usize, out: *mut f32, scratch: &mut Vec<f32>) => attend::<8, 4>;
     }
 }
 

@@ -102,19 +102,18 @@ pub(crate) unsafe fn embed_rows<V: F32s>(t: Tables, ids: &[u32], positions: &[us
     layer_norm_rows::<V>(out, ids.len(), h, t.norm);
 }
 
-/// Queries handled together, so each key and value load serves several.
-const QUERIES: usize = 4;
-
 /// Self-attention over one sequence of `n` tokens: `qkv` holds its rows of
 /// fused projections (q | k | v, each `heads × head_dim`), `out` receives
 /// its `n` context rows (`heads × head_dim`). Padding never enters: the
-/// sequence's rows are its real tokens.
+/// sequence's rows are its real tokens. `Q` queries are taken together, so
+/// each load of a key or value block serves `Q` multiply-adds and `Q` (or
+/// `2Q`) sums are in flight at once.
 ///
 /// # Safety
 /// `qkv` must hold `n × 3·hidden` floats and `out` `n × hidden`, where
 /// `hidden = heads × head_dim`; the CPU must have the instructions of `V`.
 #[inline(always)]
-pub(crate) unsafe fn attend<V: F32s>(qkv: *const f32, n: usize, heads: usize, head_dim: usize, out: *mut f32, scratch: &mut Vec<f32>) {
+pub(crate) unsafe fn attend<V: F32s, const Q: usize>(qkv: *const f32, n: usize, heads: usize, head_dim: usize, out: *mut f32, scratch: &mut Vec<f32>) {
     let lanes = V::LANES;
     let hidden = heads * head_dim;
     let width = 3 * hidden;
@@ -124,43 +123,74 @@ pub(crate) unsafe fn attend<V: F32s>(qkv: *const f32, n: usize, heads: usize, he
     // Keys transposed ([head_dim][padded], zeros past n), then one row of
     // scores per query of a group.
     scratch.clear();
-    scratch.resize(head_dim * padded + QUERIES * padded, 0.0);
-    let (keys, scores) = scratch.split_at_mut(head_dim * padded);
+    scratch.resize(head_dim * padded + Q * padded + lanes * head_dim, 0.0);
+    let (keys, rest) = scratch.split_at_mut(head_dim * padded);
+    let (scores, stage) = rest.split_at_mut(Q * padded);
+    let scores = scores.as_mut_ptr();
     let whole_dims = head_dim / lanes * lanes;
     for h in 0..heads {
-        for u in 0..n {
-            let k = qkv.add(u * width + hidden + h * head_dim);
-            for d in 0..head_dim {
-                keys[d * padded + u] = *k.add(d);
+        // Whole blocks of keys × dimensions transposed in registers; a
+        // last, partial block of keys through a zero-padded copy.
+        let k = qkv.add(hidden + h * head_dim);
+        let mut u = 0;
+        while u < n {
+            let rows = (n - u).min(lanes);
+            let (src, stride) = if rows == lanes {
+                (k.add(u * width), width)
+            } else {
+                stage.fill(0.0);
+                for r in 0..rows {
+                    std::ptr::copy_nonoverlapping(k.add((u + r) * width), stage.as_mut_ptr().add(r * head_dim), head_dim);
+                }
+                (stage.as_ptr(), head_dim)
+            };
+            let mut d = 0;
+            while d < whole_dims {
+                V::transpose(src.add(d), stride, keys.as_mut_ptr().add(d * padded + u), padded);
+                d += lanes;
             }
+            for d in whole_dims..head_dim {
+                for r in 0..rows {
+                    keys[d * padded + u + r] = *k.add((u + r) * width + d);
+                }
+            }
+            u += lanes;
         }
         let mut t = 0;
         while t < n {
-            let group = (n - t).min(QUERIES);
-            let q: [*const f32; QUERIES] = std::array::from_fn(|i| qkv.add((t + i.min(group - 1)) * width + h * head_dim));
+            let group = (n - t).min(Q);
+            let q: [*const f32; Q] = std::array::from_fn(|i| qkv.add((t + i.min(group - 1)) * width + h * head_dim));
             // Scores: each block of keys against the group's queries.
             for j in 0..blocks {
-                let mut acc = [V::splat(0.0); QUERIES];
+                let mut acc = [V::splat(0.0); Q];
                 let kt = keys.as_ptr().add(j * lanes);
                 for d in 0..head_dim {
                     let kv = V::load(kt.add(d * padded));
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        *a = V::splat(*q[i].add(d)).mul_add(kv, *a);
+                    for (a, q) in acc.iter_mut().zip(&q) {
+                        *a = V::splat(*q.add(d)).mul_add(kv, *a);
                     }
                 }
                 for (i, a) in acc.iter().enumerate() {
-                    a.mul(scale).store(scores.as_mut_ptr().add(i * padded + j * lanes));
+                    a.mul(scale).store(scores.add(i * padded + j * lanes));
                 }
             }
-            // Softmax over the real keys; the sum's inverse is applied at the end.
-            let mut inverse = [0f32; QUERIES];
+            // Softmax over the real keys (padded ones set below any score,
+            // left out of the sum and of the values); the sum's inverse is
+            // applied at the end.
+            let mut inverse = [0f32; Q];
             for (i, inv) in inverse.iter_mut().enumerate().take(group) {
-                let row = &mut scores[i * padded..(i + 1) * padded];
-                let max = row[..n].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let m = V::splat(max);
+                let row = scores.add(i * padded);
+                for u in n..padded {
+                    *row.add(u) = f32::MIN;
+                }
+                let mut max = V::load(row);
+                for j in 1..blocks {
+                    max = max.max(V::load(row.add(j * lanes)));
+                }
+                let m = V::splat(max.max_lane());
                 let mut sum = V::splat(0.0);
                 for j in 0..blocks {
-                    let p = row.as_mut_ptr().add(j * lanes);
+                    let p = row.add(j * lanes);
                     let e = simd::exp(V::load(p).sub(m));
                     e.store(p);
                     if (j + 1) * lanes <= n {
@@ -168,20 +198,38 @@ pub(crate) unsafe fn attend<V: F32s>(qkv: *const f32, n: usize, heads: usize, he
                     }
                 }
                 let mut total = sum.sum();
-                for &e in &row[n / lanes * lanes..n] {
-                    total += e;
+                for u in n / lanes * lanes..n {
+                    total += *row.add(u);
                 }
                 *inv = 1.0 / total;
             }
-            // Context: the weighted sum of values, a register block of
+            // Context: the weighted sum of values, two registers of
             // dimensions at a time for the whole group.
             let mut d = 0;
+            while d + 2 * lanes <= whole_dims {
+                let mut acc = [[V::splat(0.0); 2]; Q];
+                for u in 0..n {
+                    let v = qkv.add(u * width + 2 * hidden + h * head_dim + d);
+                    let (v0, v1) = (V::load(v), V::load(v.add(lanes)));
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let p = V::splat(*scores.add(i * padded + u));
+                        a[0] = p.mul_add(v0, a[0]);
+                        a[1] = p.mul_add(v1, a[1]);
+                    }
+                }
+                for (i, a) in acc.iter().enumerate().take(group) {
+                    let o = out.add((t + i) * hidden + h * head_dim + d);
+                    a[0].mul(V::splat(inverse[i])).store(o);
+                    a[1].mul(V::splat(inverse[i])).store(o.add(lanes));
+                }
+                d += 2 * lanes;
+            }
             while d < whole_dims {
-                let mut acc = [V::splat(0.0); QUERIES];
+                let mut acc = [V::splat(0.0); Q];
                 for u in 0..n {
                     let v = V::load(qkv.add(u * width + 2 * hidden + h * head_dim + d));
                     for (i, a) in acc.iter_mut().enumerate() {
-                        *a = V::splat(scores[i * padded + u]).mul_add(v, *a);
+                        *a = V::splat(*scores.add(i * padded + u)).mul_add(v, *a);
                     }
                 }
                 for (i, a) in acc.iter().enumerate().take(group) {
@@ -190,12 +238,12 @@ pub(crate) unsafe fn attend<V: F32s>(qkv: *const f32, n: usize, heads: usize, he
                 d += lanes;
             }
             for d in whole_dims..head_dim {
-                for i in 0..group {
+                for (i, inv) in inverse.iter().enumerate().take(group) {
                     let mut c = 0f32;
                     for u in 0..n {
-                        c += scores[i * padded + u] * *qkv.add(u * width + 2 * hidden + h * head_dim + d);
+                        c += *scores.add(i * padded + u) * *qkv.add(u * width + 2 * hidden + h * head_dim + d);
                     }
-                    *out.add((t + i) * hidden + h * head_dim + d) = c * inverse[i];
+                    *out.add((t + i) * hidden + h * head_dim + d) = c * inv;
                 }
             }
             t += group;

@@ -41,6 +41,28 @@ pub(crate) trait F32s: Copy {
     unsafe fn with_sign_of(self, sign: Self) -> Self;
     /// Stores the lanes, whole numbers in [0, 255], as bytes.
     unsafe fn store_bytes(self, p: *mut u8);
+    /// `self · 2^n` for lanes of `n` holding integers in [-127, 127].
+    #[inline(always)]
+    unsafe fn times_pow2(self, n: Self) -> Self {
+        self.mul(n.pow2())
+    }
+    /// Transposes the `LANES × LANES` block whose rows start `src_stride`
+    /// floats apart into rows `dst_stride` apart.
+    #[inline(always)]
+    unsafe fn transpose(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+        for i in 0..Self::LANES {
+            for j in 0..Self::LANES {
+                *dst.add(j * dst_stride + i) = *src.add(i * src_stride + j);
+            }
+        }
+    }
+    /// 1 / self, to about f32 precision (an estimate refined by one Newton
+    /// step where the instruction set has an estimate; a division cost
+    /// several times as much in the GELU epilogue).
+    #[inline(always)]
+    unsafe fn recip(self) -> Self {
+        Self::splat(1.0).div(self)
+    }
 }
 
 impl F32s for f32 {
@@ -196,6 +218,41 @@ impl F32s for Z {
     unsafe fn store_bytes(self, p: *mut u8) {
         _mm_storeu_si128(p as *mut __m128i, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(self.0)))
     }
+    #[inline(always)]
+    unsafe fn times_pow2(self, n: Self) -> Self {
+        Z(_mm512_scalef_ps(self.0, n.0))
+    }
+    #[inline(always)]
+    unsafe fn transpose(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+        // Pairs of rows interleaved, then 4×4 blocks within each 128-bit
+        // lane, then the lanes exchanged twice.
+        let r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(i * src_stride)));
+        let t: [__m512; 16] = std::array::from_fn(|i| {
+            let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+            if i % 2 == 0 { _mm512_unpacklo_ps(a, b) } else { _mm512_unpackhi_ps(a, b) }
+        });
+        let u: [__m512; 16] = std::array::from_fn(|i| {
+            let base = i / 4 * 4;
+            let (a, b) = (t[base + (i % 4) / 2], t[base + 2 + (i % 4) / 2]);
+            if i % 2 == 0 { _mm512_shuffle_ps::<0x44>(a, b) } else { _mm512_shuffle_ps::<0xEE>(a, b) }
+        });
+        let v: [__m512; 16] = std::array::from_fn(|i| {
+            let base = i / 8 * 8;
+            let (a, b) = (u[base + i % 4], u[base + 4 + i % 4]);
+            if (i % 8) < 4 { _mm512_shuffle_f32x4::<0x88>(a, b) } else { _mm512_shuffle_f32x4::<0xDD>(a, b) }
+        });
+        for i in 0..16 {
+            let (a, b) = (v[i % 8], v[8 + i % 8]);
+            let row = if i < 8 { _mm512_shuffle_f32x4::<0x88>(a, b) } else { _mm512_shuffle_f32x4::<0xDD>(a, b) };
+            _mm512_storeu_ps(dst.add(i * dst_stride), row);
+        }
+    }
+    #[inline(always)]
+    unsafe fn recip(self) -> Self {
+        // 14-bit estimate; one Newton step, e(2 − x·e), doubles the bits.
+        let e = _mm512_rcp14_ps(self.0);
+        Z(_mm512_mul_ps(e, _mm512_fnmadd_ps(self.0, e, _mm512_set1_ps(2.0))))
+    }
 }
 
 /// 8 lanes (AVX2 and FMA).
@@ -293,6 +350,30 @@ impl F32s for Y {
         let joined = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
         _mm_storel_epi64(p as *mut __m128i, joined)
     }
+    #[inline(always)]
+    unsafe fn transpose(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * src_stride)));
+        let t: [__m256; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+            if i % 2 == 0 { _mm256_unpacklo_ps(a, b) } else { _mm256_unpackhi_ps(a, b) }
+        });
+        let u: [__m256; 8] = std::array::from_fn(|i| {
+            let base = i / 4 * 4;
+            let (a, b) = (t[base + (i % 4) / 2], t[base + 2 + (i % 4) / 2]);
+            if i % 2 == 0 { _mm256_shuffle_ps::<0x44>(a, b) } else { _mm256_shuffle_ps::<0xEE>(a, b) }
+        });
+        for i in 0..8 {
+            let (a, b) = (u[i % 4], u[4 + i % 4]);
+            let row = if i < 4 { _mm256_permute2f128_ps::<0x20>(a, b) } else { _mm256_permute2f128_ps::<0x31>(a, b) };
+            _mm256_storeu_ps(dst.add(i * dst_stride), row);
+        }
+    }
+    #[inline(always)]
+    unsafe fn recip(self) -> Self {
+        // 12-bit estimate; one Newton step, e(2 − x·e), doubles the bits.
+        let e = _mm256_rcp_ps(self.0);
+        Y(_mm256_mul_ps(e, _mm256_fnmadd_ps(self.0, e, _mm256_set1_ps(2.0))))
+    }
 }
 
 /// e^x, relative error about 2e-7 (Cody–Waite reduction, degree-6 polynomial).
@@ -310,14 +391,14 @@ pub(crate) unsafe fn exp<V: F32s>(x: V) -> V {
     p = p.mul_add(r, V::splat(0.5));
     p = p.mul_add(r, V::splat(1.0));
     p = p.mul_add(r, V::splat(1.0));
-    p.mul(n.pow2())
+    p.times_pow2(n)
 }
 
 /// erf(x) to 1.5e-7 (Abramowitz and Stegun 7.1.26).
 #[inline(always)]
 pub(crate) unsafe fn erf<V: F32s>(x: V) -> V {
     let a = x.abs();
-    let t = V::splat(1.0).div(V::splat(0.327_591_1).mul_add(a, V::splat(1.0)));
+    let t = V::splat(0.327_591_1).mul_add(a, V::splat(1.0)).recip();
     let mut poly = V::splat(1.061_405_4);
     poly = poly.mul_add(t, V::splat(-1.453_152_1));
     poly = poly.mul_add(t, V::splat(1.421_413_7));
@@ -333,4 +414,46 @@ pub(crate) unsafe fn erf<V: F32s>(x: V) -> V {
 pub(crate) unsafe fn gelu<V: F32s>(x: V) -> V {
     let e = erf(x.mul(V::splat(std::f32::consts::FRAC_1_SQRT_2)));
     V::splat(0.5).mul(x).mul_add(e, V::splat(0.5).mul(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn block_transposes_move_every_element() {
+        fn check<V: F32s>(name: &str) {
+            let n = V::LANES;
+            let (src_stride, dst_stride) = (n + 3, n + 5);
+            let src: Vec<f32> = (0..n * src_stride).map(|i| i as f32).collect();
+            let mut dst = vec![-1f32; n * dst_stride];
+            // SAFETY: called only where the CPU has V's family (below).
+            unsafe { V::transpose(src.as_ptr(), src_stride, dst.as_mut_ptr(), dst_stride) };
+            for i in 0..n {
+                for j in 0..n {
+                    assert_eq!(dst[j * dst_stride + i], src[i * src_stride + j], "{name}: ({i}, {j})");
+                }
+            }
+            assert!(dst.chunks(dst_stride).all(|row| row[n..].iter().all(|&v| v == -1.0)), "{name}: nothing past the block");
+        }
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide() {
+            check::<Z>("AVX-512");
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn narrow() {
+            check::<Y>("AVX2");
+        }
+        check::<f32>("scalar");
+        // SAFETY: each family is run only where it was detected.
+        unsafe {
+            if is_x86_feature_detected!("avx512f") {
+                wide();
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                narrow();
+            }
+        }
+    }
 }
