@@ -39,7 +39,9 @@ pub fn render(report: &Report, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> Strin
             body {
                 h1 { "themes eval" }
                 p.meta {
-                    "themes " (id.tool_version) " · model " (id.model) " (" (id.model_revision) ") · label set " (id.label_set) " "
+                    "themes " (id.tool_version) " · model " (id.model) " (" (id.model_revision) ")"
+                    @if let Some(dtype) = id.dtype.as_deref().filter(|d| *d != "f32") { " at " (dtype) }
+                    " · label set " (id.label_set) " "
                     code { (id.label_set_hash.chars().take(12).collect::<String>()) } " · " (id.mode) " · " (id.date)
                 }
                 (summary(report))

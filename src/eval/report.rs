@@ -21,6 +21,11 @@ pub struct Identity {
     pub model: String,
     /// Model revision.
     pub model_revision: String,
+    /// The precision the model ran at (`f32`, `bf16`, `int8`, `f16`);
+    /// absent from reports scored from a predictions file, and from
+    /// reports made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
     /// Label set name.
     pub label_set: String,
     /// Label set sha256 (see `LabelSet::hash`).
@@ -266,7 +271,8 @@ impl Report {
     pub fn to_text(&self, errors: bool) -> String {
         let mut out = String::new();
         let id = &self.identity;
-        let _ = writeln!(out, "themes {} · model {} · label set {} ({}) · {}", id.tool_version, id.model, id.label_set, &id.label_set_hash[..12], id.mode);
+        let dtype = id.dtype.as_deref().filter(|d| *d != "f32").map(|d| format!(" at {d}")).unwrap_or_default();
+        let _ = writeln!(out, "themes {} · model {}{dtype} · label set {} ({}) · {}", id.tool_version, id.model, id.label_set, &id.label_set_hash[..12], id.mode);
         if let Some(in_sample) = &self.in_sample {
             let _ = writeln!(out, "{}", in_sample.sentence());
         }
@@ -473,6 +479,7 @@ pub(crate) mod sample {
                 date: "2026-01-01T00:00:00Z".into(),
                 model: "m".into(),
                 model_revision: "r".into(),
+                dtype: Some("f32".into()),
                 label_set: "test".into(),
                 label_set_hash: "0123456789abcdef".into(),
                 thresholds: labels.iter().map(|l| (l.clone(), 0.5)).collect(),

@@ -110,7 +110,7 @@ struct Scored {
     anchors: Vec<AnchorResult>,
     few_shot: Vec<FewShotPoint>,
     predictions: Vec<Option<Prediction>>,
-    model: (String, String),
+    model: (String, String, Option<String>),
     folds: Vec<usize>,
     /// How much of the gold the scored classifier was fitted on.
     in_sample: Option<InSample>,
@@ -165,14 +165,14 @@ pub fn run(plan: &EvalPlan, set: &LabelSet, engine: Option<&mut Engine>) -> Resu
             anchors: Vec::new(),
             few_shot: Vec::new(),
             predictions: vec![None; rows.len()],
-            model: ("-".to_owned(), "-".to_owned()),
+            model: ("-".to_owned(), "-".to_owned(), None),
             folds: Vec::new(),
             in_sample: None,
         },
         (scoring, Some(engine)) => {
             let predictions = engine.predict_gold(&plan.sets)?;
             let identity = engine.model().identity();
-            let model = (identity.name.clone(), identity.revision.clone());
+            let model = (identity.name.clone(), identity.revision.clone(), Some(identity.dtype.clone()));
             match scoring {
                 Scoring::CrossValidated { k, head, examples_per_label } => {
                     cross_validated(&cx, set, predictions, *k, *head, examples_per_label, model)
@@ -204,7 +204,7 @@ fn in_sample(sets: &[GoldSet], trained_on: &[String]) -> Option<InSample> {
 }
 
 /// The engine's own scores and decisions.
-fn shipped(engine: &Engine, predictions: Vec<Prediction>, head: Option<&Path>, model: (String, String)) -> Scored {
+fn shipped(engine: &Engine, predictions: Vec<Prediction>, head: Option<&Path>, model: (String, String, Option<String>)) -> Scored {
     let mode = match head {
         Some(dir) => format!("head {}", dir.display()),
         None => "shipped".to_owned(),
@@ -232,7 +232,7 @@ fn cross_validated(
     k: usize,
     score_head: bool,
     examples_per_label: &[usize],
-    model: (String, String),
+    model: (String, String, Option<String>),
 ) -> Scored {
     let seed = cx.plan.seed;
     let folds = crate::eval::gold::folds(&cx.plan.sets, k, seed);
@@ -332,6 +332,7 @@ fn assemble(cx: &Context, set: &LabelSet, rows: &[(&str, &GoldRow)], scored: Sco
             date: now_utc(),
             model: scored.model.0,
             model_revision: scored.model.1,
+            dtype: scored.model.2,
             label_set: set.name.clone(),
             label_set_hash: set.hash(),
             thresholds: cx.ids.iter().cloned().zip(scored.thresholds.iter().copied()).collect(),
