@@ -291,9 +291,10 @@ impl Encoder {
         let (k, n) = (packed.k, packed.n);
         let rows = x.len() / k;
         assert_eq!(out.len(), rows * n, "output rows match input rows");
-        // Row chunks are whole tiles (a multiple of 14 and 6), two per thread
-        // so a thread slowed by the machine gets help.
-        let per = rows.div_ceil(2 * rayon::current_num_threads()).div_ceil(84).max(1) * 84;
+        // Row chunks of whole tiles, two per thread (so a thread slowed by the
+        // machine gets help) and as equal as tiles allow.
+        let tile = gemm::tile_rows(self.isa);
+        let per = rows.div_ceil(2 * rayon::current_num_threads()).div_ceil(tile).max(1) * tile;
         // The formats were packed for `path`, which `new` checked this CPU runs.
         let entry: unsafe fn(Job) = match (packed.format, self.isa) {
             (Format::F32, Isa::Avx512) => gemm::f32_avx512,

@@ -16,6 +16,7 @@
 
 use super::ops;
 use super::simd::{self, F32s};
+use super::Isa;
 #[cfg(target_arch = "x86_64")]
 use super::simd::{Y, Z};
 #[cfg(target_arch = "x86_64")]
@@ -523,30 +524,39 @@ pub(crate) unsafe fn run<P: Product, const MR: usize, const NV: usize>(job: Job)
 /// The micro-tile of each kind: rows × column registers, as many sums as
 /// the registers hold beside the weights and the broadcast input.
 macro_rules! entries {
-    ($($name:ident: $features:literal, $product:ty, $mr:literal x $nv:literal;)*) => {
+    ($($name:ident: $features:literal, $product:ty, $mr:expr, $nv:literal;)*) => {
         $(
             /// # Safety
             /// As [`run`]; the CPU must have the features named.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = $features)]
             pub(crate) unsafe fn $name(job: Job) {
-                run::<$product, $mr, $nv>(job)
+                run::<$product, { $mr }, $nv>(job)
             }
         )*
     };
 }
 
+/// Rows of a micro-tile: 28 sums, two weight registers and the broadcast
+/// input in AVX-512's 32 registers; 12 sums in AVX2's 16.
+pub(crate) const fn tile_rows(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 14,
+        Isa::Avx2 => 6,
+    }
+}
+
 entries! {
-    f32_avx512: "avx512f", F32Avx512, 14 x 2;
-    f32_avx2: "avx2,fma", F32Avx2, 6 x 2;
-    bf16_avx512: "avx512f,avx512bf16", Bf16Avx512, 14 x 2;
-    int8_avx512: "avx512f,avx512bw,avx512vnni", Int8Avx512, 14 x 2;
-    int8_avx2: "avx2,fma,avxvnni", Int8Avx2, 6 x 2;
+    f32_avx512: "avx512f", F32Avx512, tile_rows(Isa::Avx512), 2;
+    f32_avx2: "avx2,fma", F32Avx2, tile_rows(Isa::Avx2), 2;
+    bf16_avx512: "avx512f,avx512bf16", Bf16Avx512, tile_rows(Isa::Avx512), 2;
+    int8_avx512: "avx512f,avx512bw,avx512vnni", Int8Avx512, tile_rows(Isa::Avx512), 2;
+    int8_avx2: "avx2,fma,avxvnni", Int8Avx2, tile_rows(Isa::Avx2), 2;
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{choose, Features, Isa, Kernels, Path, Precision};
+    use super::super::{choose, Features, Kernels, Path, Precision};
     use super::*;
 
     fn value(i: usize) -> f32 {
