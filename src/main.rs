@@ -64,7 +64,7 @@ enum Command {
     /// Check a label set (and gold) for confusable, unused or missing labels.
     #[command(subcommand)]
     Labels(cmd::labels::Command),
-    /// Measure throughput: the embedding kernel, or the whole labelling job.
+    /// Measure throughput: the embedding kernel, the whole labelling job, or the products alone.
     Bench(cmd::bench::Args),
     /// Embed every paragraph and write one JSONL row with its vector per paragraph.
     Embed(cmd::embed::Args),

@@ -9,7 +9,8 @@ use themes::job::bench::{job, products, read_corpus, throughput, JobPlan, Report
 use super::{args::LabelArgs, args::ModelArgs, Global};
 
 /// Measure throughput as one JSON line (paragraphs/s, tokens/s, peak memory):
-/// of the embedding kernel (--corpus) or of the whole labelling job (--job).
+/// of the embedding kernel (--corpus), of the whole labelling job (--job),
+/// or of the linear layers' products alone (--products: the ceiling).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Kernel mode: one paragraph per line (blank lines skipped); after a

@@ -96,3 +96,23 @@ fn eval_articles_that_match_no_gold_article_are_an_error_naming_them() {
         .stderr(contains("--articles: 1 article matches no gold article in "))
         .stderr(contains(format!("\"{stem}x\" ({}; did you mean \"{stem}\"?)", renamed.display())));
 }
+
+#[test]
+fn a_precision_the_chosen_kernels_cannot_run_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rows.jsonl");
+    themes()
+        .args(["label", "--quiet", "--device", "cpu", "--kernels", "portable", "--dtype", "int8", "--out"])
+        .arg(&out)
+        .arg(root().join("data/articles"))
+        .assert()
+        .code(2)
+        .stderr(contains("--kernels portable runs f32 only"));
+    assert!(!out.exists() && std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing written");
+    let version = stdout(&["version"]);
+    let paths = themes::about::cpu_paths();
+    if paths.int8.starts_with("unavailable") {
+        themes().args(["embed", "--quiet", "--device", "cpu", "--dtype", "int8"]).arg(root().join("data/articles")).assert().code(2).stderr(contains("VNNI"));
+        assert!(version.contains("int8: unavailable"), "{version}");
+    }
+}
