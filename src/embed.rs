@@ -599,7 +599,7 @@ impl Embedder {
     /// Runs the model over sequences of word pieces in length-sorted batches
     /// and returns one pooled vector per sequence, and the partial pools of
     /// the spans each sequence was asked for, in input order.
-    fn embed_sequences(&self, sequences: &[Vec<u32>], wanted: &[Vec<SpanTokens>]) -> Result<(Vec<Vec<f32>>, Vec<Vec<SpanPart>>)> {
+    fn embed_sequences(&self, sequences: &[Vec<u32>], wanted: &[Vec<SpanTokens>]) -> Result<Pooled> {
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); sequences.len()];
@@ -625,7 +625,7 @@ impl Embedder {
         batch: &[usize],
         sequences: &[Vec<u32>],
         wanted: &[Vec<SpanTokens>],
-    ) -> Result<(Vec<Vec<f32>>, Vec<Vec<SpanPart>>)> {
+    ) -> Result<Pooled> {
         let refs: Vec<&[u32]> = batch.iter().map(|&i| sequences[i].as_slice()).collect();
         let states = self.token_states(&refs)?;
         // Every sum runs over rows in token order, whatever the batch.
@@ -751,6 +751,9 @@ fn load_model(weights: &Path, config: &BertConfig, options: &EmbedOptions, calib
         Err(why) => Err(Error::Usage(format!("--dtype {}: {why}; use --dtype f32", options.dtype.name()))),
     }
 }
+
+/// Per sequence, its pooled vector and the partial pools of its spans.
+type Pooled = (Vec<Vec<f32>>, Vec<Vec<SpanPart>>);
 
 /// The token positions (in one sequence) of one span.
 struct SpanTokens {

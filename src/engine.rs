@@ -42,7 +42,7 @@ pub enum Decider {
     /// The label set's thresholds on the zero-shot scores.
     Thresholds(Vec<f32>),
     /// A trained head's probabilities, at the head's own thresholds.
-    Head(Head),
+    Head(Box<Head>),
 }
 
 impl Decider {
@@ -277,7 +277,7 @@ impl<'a> Engine<'a> {
         let mut embedder = CachedEmbedder::new(embedder, cache, LongText::Windows);
         let mut labels = PreparedLabels::new(set, &mut embedder)?;
         if let Some(head) = head {
-            labels.decider = Decider::Head(head);
+            labels.decider = Decider::Head(Box::new(head));
         }
         Ok(Engine { embedder, labels })
     }
@@ -431,6 +431,6 @@ mod tests {
             let rest = |labels: &[usize]| labels.iter().copied().filter(|&j| j != 0).collect::<Vec<_>>();
             assert_eq!(rest(&with_head.labels), rest(&without.labels), "an identity head keeps the zero-shot decisions");
         }
-        assert_eq!(engine.embedded().0 > 0, true);
+        assert!(engine.embedded().0 > 0);
     }
 }

@@ -659,7 +659,7 @@ pub fn summarize(article: &str, rows: &[LabelRow], ids: &[String]) -> ArticleSum
         })
         .filter(|t| t.paragraphs > 0)
         .collect();
-    themes.sort_by(|a, b| b.paragraphs.cmp(&a.paragraphs));
+    themes.sort_by_key(|t| std::cmp::Reverse(t.paragraphs));
     ArticleSummary { article: article.to_owned(), paragraphs: rows.len(), themes }
 }
 

@@ -200,7 +200,7 @@ fn in_sample(sets: &[GoldSet], trained_on: &[String]) -> Option<InSample> {
     let fitted: std::collections::HashSet<&str> =
         keys.iter().zip(&prints).filter(|(_, p)| seen.contains(p.as_str())).map(|(k, _)| k.as_str()).collect();
     let paragraphs = prints.iter().filter(|p| seen.contains(p.as_str())).count();
-    (paragraphs > 0).then(|| InSample { articles: fitted.len(), of_articles: articles.len(), paragraphs, of_paragraphs: prints.len() })
+    (paragraphs > 0).then_some(InSample { articles: fitted.len(), of_articles: articles.len(), paragraphs, of_paragraphs: prints.len() })
 }
 
 /// The engine's own scores and decisions.

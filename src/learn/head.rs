@@ -111,14 +111,16 @@ pub fn fit_heads(vectors: &[&[f32]], margins: &[Vec<f32>], gold: &[Vec<bool>], o
 /// Rows for a few-shot experiment: up to `n` rows with each label, drawn
 /// (seeded) from `candidates`, as a person labelling `n` examples per label
 /// would provide them.
+// `label` picks a column of every row, which an iterator over `gold` does not.
+#[allow(clippy::needless_range_loop)]
 pub fn sample_examples(candidates: &[usize], gold: &[Vec<bool>], n: usize, seed: u64) -> Vec<usize> {
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let labels = gold.first().map_or(0, Vec::len);
     let mut chosen = std::collections::BTreeSet::new();
-    for j in 0..labels {
-        let mut with: Vec<usize> = candidates.iter().copied().filter(|&i| gold[i][j]).collect();
+    for label in 0..labels {
+        let mut with: Vec<usize> = candidates.iter().copied().filter(|&i| gold[i][label]).collect();
         with.shuffle(&mut rng);
         chosen.extend(with.into_iter().take(n));
     }
@@ -171,7 +173,7 @@ mod tests {
         let rows: Vec<[f32; 2]> = (0..40).map(|i| if i % 2 == 0 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
         let v: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
         let y: Vec<bool> = (0..40).map(|i| i % 2 == 0).collect();
-        let h = fit_label(&v, &vec![-1.0; 40], &y, HeadOptions::default());
+        let h = fit_label(&v, &[-1.0; 40], &y, HeadOptions::default());
         assert!(h.probability(&[1.0, 0.0], -1.0) > 0.5, "{h:?}");
         assert!(h.probability(&[0.0, 1.0], -1.0) < 0.5, "{h:?}");
     }

@@ -563,11 +563,15 @@ mod tests {
         ((i * 7919 % 1000) as f32 / 500.0) - 1.0
     }
 
+    type Pack = fn(&[f32], usize, usize, &[f32], usize) -> Packed;
+    /// A path, its entry, its packing and its error bound.
+    type Case = (Path, unsafe fn(Job), Pack, f32);
+
     /// Every path this CPU runs, with its entry, packing and error bound
     /// relative to the sum of the products' magnitudes.
-    fn paths() -> Vec<(Path, unsafe fn(Job), fn(&[f32], usize, usize, &[f32], usize) -> Packed, f32)> {
+    fn paths() -> Vec<Case> {
         let cpu = Features::detect();
-        let mut out: Vec<(Path, unsafe fn(Job), fn(&[f32], usize, usize, &[f32], usize) -> Packed, f32)> = Vec::new();
+        let mut out: Vec<Case> = Vec::new();
         let int8 = |w: &[f32], k, n, b: &[f32], nr| Packed::int8(w, k, n, b, nr, None);
         for (kernels, precision) in [
             (Kernels::Avx512, Precision::F32),
