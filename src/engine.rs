@@ -99,7 +99,10 @@ impl<'a> PreparedLabels<'a> {
             None => {
                 let builtin = LabelSet::builtin()?;
                 let stand_in = builtin.weights_for(crate::model::registry::DEFAULT_MODEL)?;
-                let combiner = stand_in.map(|(c, _)| c).ok_or_else(|| Error::Usage("the built-in label set has no [classifier] table".to_owned()))?;
+                let mut combiner = stand_in.map(|(c, _)| c).ok_or_else(|| Error::Usage("the built-in label set has no [classifier] table".to_owned()))?;
+                // Centroids are vectors of the default model: another
+                // model's fitting starts without them.
+                combiner.centroids.clear();
                 (combiner, vec![0.0; set.labels.len()])
             }
         };
@@ -127,11 +130,16 @@ impl<'a> PreparedLabels<'a> {
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut embedded = embedder.embed(&refs)?.into_iter().map(|x| x.vector);
+        let centroids = combiner
+            .label_centroids(&set.ids(), embedder.embedder().dim())
+            .map_err(|e| Error::Usage(format!("the label set {}: gold centroids of {e}; retrain them with `themes train`", set.source.display())))?;
         let vectors: Vec<LabelVectors> = counts
             .iter()
-            .map(|&(positives, negatives)| LabelVectors {
+            .zip(centroids)
+            .map(|(&(positives, negatives), centroids)| LabelVectors {
                 positives: embedded.by_ref().take(positives).collect(),
                 negatives: embedded.by_ref().take(negatives).collect(),
+                centroids,
             })
             .collect();
         Ok(PreparedLabels { set, vectors, biases, combiner, decider: Decider::Thresholds(set.thresholds()) })

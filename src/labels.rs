@@ -119,10 +119,13 @@ struct RawLabel {
     bias: Option<Spanned<f64>>,
 }
 
-/// Threshold used when neither the label nor the file sets one: for
-/// calibrated probabilities the F1-optimal threshold is half the F1
-/// reached, and the classifier reaches about 0.8 (data/labels/README.md).
-pub const DEFAULT_THRESHOLD: f64 = 0.4;
+/// Threshold used when neither the label nor the file sets one: chosen by
+/// grouped 5-fold cross-validation on the seed and dev gold among 0.2 to
+/// 0.45, and checked on the train articles, which played no part in the
+/// choice (README, "Accuracy"; data/labels/README.md). The combiner's
+/// probabilities are held towards the mean by its penalty, so the
+/// F1-optimal cut sits below half the F1 reached.
+pub const DEFAULT_THRESHOLD: f64 = 0.3;
 
 /// Largest magnitude accepted for a learned value (weights, means, biases):
 /// anything larger is a broken file, whose scores would overflow.
@@ -390,12 +393,14 @@ impl LabelSet {
 /// say which key.
 fn check_classifier(c: &Combiner) -> std::result::Result<(), String> {
     let retrain = "; retrain it with `themes train`";
-    if !c.features.iter().map(String::as_str).eq(FEATURES.iter().copied()) {
+    // A table from before the gold centroids lists the first features only.
+    let n = c.features.len();
+    if !((n == FEATURES.len() || n == crate::classify::FEATURES_BEFORE_CENTROIDS) && c.features.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())) {
         return Err(format!("its features ({}) are not this version's ({}){retrain}", c.features.join(", "), FEATURES.join(", ")));
     }
     for (key, values) in [("mean", &c.mean), ("scale", &c.scale), ("weights", &c.weights)] {
-        if values.len() != FEATURES.len() {
-            return Err(format!("key `{key}` has {} values for {} features{retrain}", values.len(), FEATURES.len()));
+        if values.len() != n {
+            return Err(format!("key `{key}` has {} values for {n} features{retrain}", values.len()));
         }
         if let Some(v) = values.iter().find(|v| !v.is_finite() || v.abs() > MAX_LEARNED) {
             return Err(format!("key `{key}` holds {v}, not a finite number of at most {MAX_LEARNED:e} in size{retrain}"));
@@ -629,6 +634,22 @@ fn classifier_table(c: &Combiner) -> toml_edit::Table {
         fitted.set_trailing_comma(true);
         table["trained_on"] = toml_edit::value(fitted);
     }
+    if !c.centroids.is_empty() {
+        // One table per label, `[classifier.centroids.LABEL]`, with the two
+        // vectors as 8-bit strings: a line each, not 384 numbers each.
+        let mut all = toml_edit::Table::new();
+        all.set_implicit(true);
+        for (id, stored) in &c.centroids {
+            let mut one = toml_edit::Table::new();
+            for (key, vector) in [("positive", &stored.positive), ("negative", &stored.negative)] {
+                if let Some(v) = vector {
+                    one[key] = toml_edit::value(v.as_str());
+                }
+            }
+            all[id.as_str()] = toml_edit::Item::Table(one);
+        }
+        table["centroids"] = toml_edit::Item::Table(all);
+    }
     table
 }
 
@@ -782,12 +803,38 @@ mod tests {
     }
 
     #[test]
+    fn a_classifier_from_before_the_centroids_loads_and_scores_as_it_did() {
+        let c = LabelSet::builtin().unwrap().classifier.unwrap();
+        let n = crate::classify::FEATURES_BEFORE_CENTROIDS;
+        let mut old = c.clone();
+        old.features.truncate(n);
+        old.mean.truncate(n);
+        old.scale.truncate(n);
+        old.weights.truncate(n);
+        old.centroids.clear();
+        let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\n";
+        let set = parse(&rewrite(text, Path::new("t.toml"), None, None, Some(&old)).unwrap()).unwrap();
+        let loaded = set.classifier.unwrap();
+        assert!(loaded.is_compatible() && loaded.features.len() == n);
+        // Scored on this build's features, the new ones (whatever their
+        // values) weigh nothing: the logit is the twelve features' alone.
+        let features: Vec<f32> = (0..FEATURES.len()).map(|i| 0.1 * i as f32).collect();
+        let by_hand = loaded.intercept + 0.25 + (0..n).map(|i| loaded.weights[i] * (features[i] - loaded.mean[i]) / loaded.scale[i]).sum::<f32>();
+        assert!((loaded.logit(&features, 0.25) - by_hand).abs() < 1e-5);
+        // A table listing other features is still refused.
+        let mut odd = old.clone();
+        odd.features[0] = "something_else".into();
+        let e = parse(&rewrite(text, Path::new("t.toml"), None, None, Some(&odd)).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("are not this version's"), "{e}");
+    }
+
+    #[test]
     fn the_default_threshold_is_the_documented_one() {
         let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\n";
         assert_eq!(parse(text).unwrap().labels[0].threshold, DEFAULT_THRESHOLD as f32);
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/labels/README.md")).unwrap();
         assert!(readme.contains(&format!("{DEFAULT_THRESHOLD} if absent")), "data/labels/README.md states another default");
         let top = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-        assert!(top.contains(&format!("default threshold {DEFAULT_THRESHOLD}")), "README.md states another default");
+        assert!(top.contains(&format!("default threshold {DEFAULT_THRESHOLD} was")), "README.md states another default");
     }
 }

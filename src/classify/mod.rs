@@ -11,7 +11,11 @@
 //!   appears in it;
 //! - the article around it: the headline, the neighbouring paragraphs and
 //!   the article's overall leaning towards the label;
-//! - its length (page furniture is short).
+//! - its length (page furniture is short);
+//! - how close it comes to the label's gold centroids: the mean direction
+//!   of the paragraphs hand-labelled with the label, and of those without
+//!   it ([`crate::learn::centroids`]), which the label file carries beside
+//!   the weights.
 //!
 //! The combiner's weights are shared by all labels, with a per-label bias,
 //! so a label a user adds is scored by the same learned rules.
@@ -25,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::embed::cosine;
 use crate::labels::AliasMatch;
+use crate::learn::centroids::{LabelCentroids, StoredCentroids};
 
 /// One feature of a (paragraph, label) pair. The combiner's weights, the
 /// label file's `[classifier]` table and every reader of a feature vector
@@ -56,11 +61,15 @@ pub enum Feature {
     LogWords,
     /// 1 when the paragraph is shorter than [`SHORT_WORDS`] words.
     Short,
+    /// Cosine of the paragraph to the label's positive gold centroid.
+    Centroid,
+    /// `centroid` minus the cosine to the label's negative gold centroid.
+    CentroidContrast,
 }
 
 impl Feature {
     /// Every feature, in vector order.
-    pub const ALL: [Feature; 12] = [
+    pub const ALL: [Feature; 14] = [
         Feature::BestUnit,
         Feature::Paragraph,
         Feature::Negative,
@@ -73,6 +82,8 @@ impl Feature {
         Feature::ArticleAlias,
         Feature::LogWords,
         Feature::Short,
+        Feature::Centroid,
+        Feature::CentroidContrast,
     ];
 
     /// Its name in the label file.
@@ -100,7 +111,13 @@ pub const FEATURES: &[&str] = &[
     "article_alias",
     "log_words",
     "short",
+    "centroid",
+    "centroid_contrast",
 ];
+
+/// Features of the classifier before the gold centroids: a `[classifier]`
+/// table listing only these still loads, and scores as it did.
+pub const FEATURES_BEFORE_CENTROIDS: usize = 12;
 
 /// The logistic function, shared by every logistic model of the crate.
 pub fn sigmoid(x: f32) -> f32 {
@@ -140,6 +157,8 @@ pub struct LabelVectors {
     pub positives: Vec<Vec<f32>>,
     /// The "not this" sentences.
     pub negatives: Vec<Vec<f32>>,
+    /// Its gold centroids (none for a label no gold was fitted on).
+    pub centroids: LabelCentroids,
 }
 
 /// One paragraph as the classifier sees it.
@@ -266,25 +285,49 @@ pub struct Combiner {
     /// is reported as in-sample.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trained_on: Vec<String>,
+    /// Each label's gold centroids in this model's vectors, by label id
+    /// (labels without gold have none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub centroids: BTreeMap<String, StoredCentroids>,
 }
 
 impl Combiner {
-    /// The logit for one label's features.
+    /// The logit for one label's features. A feature the combiner has no
+    /// weight for (a table from before it existed) adds nothing, nor does
+    /// a missing one (NaN: a label without gold centroids), which is read
+    /// as the feature's mean.
     pub fn logit(&self, features: &[f32], bias: f32) -> f32 {
         let mut z = self.intercept + bias;
-        for (i, x) in features.iter().enumerate() {
-            z += self.weights[i] * (x - self.mean[i]) / self.scale[i];
+        for (((x, w), m), s) in features.iter().zip(&self.weights).zip(&self.mean).zip(&self.scale) {
+            if !x.is_nan() {
+                z += w * (x - m) / s;
+            }
         }
         z
     }
 
-    /// Checks the feature list matches this build's.
+    /// Checks the feature list is this build's, or the start of it (a
+    /// table from before the later features, which then weigh nothing).
     pub fn is_compatible(&self) -> bool {
-        self.features.iter().map(String::as_str).eq(FEATURES.iter().copied())
-            && self.mean.len() == FEATURES.len()
-            && self.scale.len() == FEATURES.len()
-            && self.weights.len() == FEATURES.len()
+        let n = self.features.len();
+        (n == FEATURES.len() || n == FEATURES_BEFORE_CENTROIDS)
+            && self.features.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())
+            && self.mean.len() == n
+            && self.scale.len() == n
+            && self.weights.len() == n
             && self.scale.iter().all(|s| *s > 0.0)
+    }
+
+    /// Each label's centroids, for labels `ids` in a model of `dim`
+    /// dimensions; an error names the label whose stored centroids do not
+    /// read.
+    pub fn label_centroids(&self, ids: &[String], dim: usize) -> Result<Vec<LabelCentroids>, String> {
+        ids.iter()
+            .map(|id| match self.centroids.get(id) {
+                Some(stored) => stored.load(dim).map_err(|e| format!("label {id:?}: {e}")),
+                None => Ok(LabelCentroids::default()),
+            })
+            .collect()
     }
 }
 
@@ -371,6 +414,7 @@ pub fn classify_article(
             let headline = locals[0].best_unit[j];
             let has_alias = !p.aliases[j].is_empty();
             let mut f = vec![0f32; Feature::ALL.len()];
+            let [centroid, contrast] = crate::learn::centroids::features(p.vector, &labels[j].centroids);
             for (feature, value) in [
                 (Feature::BestUnit, l.best_unit[j]),
                 (Feature::Paragraph, l.paragraph[j]),
@@ -384,6 +428,8 @@ pub fn classify_article(
                 (Feature::ArticleAlias, article_alias[j]),
                 (Feature::LogWords, (1.0 + words as f32).ln()),
                 (Feature::Short, (words < SHORT_WORDS) as u8 as f32),
+                (Feature::Centroid, centroid),
+                (Feature::CentroidContrast, contrast),
             ] {
                 f[feature as usize] = value;
             }
@@ -430,6 +476,7 @@ mod tests {
             trained_on: Vec::new(),
             model: None,
             biases: Default::default(),
+            centroids: Default::default(),
         }
     }
 
@@ -437,8 +484,12 @@ mod tests {
     fn features_context_and_evidence_come_from_the_right_paragraphs() {
         let (x, y, xy) = ([1.0f32, 0.0], [0.0f32, 1.0], [0.6f32, 0.8]);
         let labels = vec![
-            LabelVectors { positives: vec![x.to_vec()], negatives: vec![y.to_vec()] },
-            LabelVectors { positives: vec![y.to_vec()], negatives: vec![] },
+            LabelVectors { positives: vec![x.to_vec()], negatives: vec![y.to_vec()], centroids: LabelCentroids::default() },
+            LabelVectors {
+                positives: vec![y.to_vec()],
+                negatives: vec![],
+                centroids: LabelCentroids { positive: Some(y.to_vec()), negative: Some(x.to_vec()) },
+            },
         ];
         let paragraphs = vec![
             ParagraphInput { text: "Headline about x", vector: &x, units: vec![], aliases: vec![vec![], vec![]] },
@@ -465,6 +516,9 @@ mod tests {
         assert_eq!(f(2, 1, Feature::Short), 1.0);
         assert_eq!(f(1, 1, Feature::Short), 0.0);
         assert!((f(1, 0, Feature::Margin) - (1.0 - 0.8)).abs() < 1e-6);
+        assert!((f(1, 1, Feature::Centroid) - 0.8).abs() < 1e-6, "xy against label 1's centroid y");
+        assert!((f(1, 1, Feature::CentroidContrast) - (0.8 - 0.6)).abs() < 1e-6);
+        assert!(f(1, 0, Feature::Centroid).is_nan(), "label 0 has no gold centroid");
         let span = Evidence::Span { text: "the x one".to_owned(), start: 42, end: 51, similarity: 1.0 };
         assert_eq!(scored[1].evidence[0][0], span);
         let alias = Evidence::Alias { term: "Y*".to_owned(), text: "Y-term".to_owned(), start: 58, end: 64 };

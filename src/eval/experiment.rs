@@ -6,14 +6,17 @@
 //! paragraph vectors. Pure: features and gold in, scores out.
 
 use crate::learn::anchor::fit_logistic;
+use crate::learn::centroids::GoldVectors;
 use crate::learn::{cross_validate, cross_validated_scores, FitOptions};
 
 use super::score::Counts;
 
 /// Scores `[row][label]` of the classifier, each row scored by a combiner
-/// fitted without its article.
-pub fn classifier_cv(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], folds: &[usize]) -> Vec<Vec<f32>> {
-    cross_validated_scores(features, gold, folds, FitOptions::default())
+/// and gold centroids fitted without its article (centroids from
+/// `examples` per label only, drawn with the seed, where given); without
+/// `gold_vectors`, the zero-shot classifier (no centroids).
+pub fn classifier_cv(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], folds: &[usize], gold_vectors: Option<GoldVectors>, examples: Option<(usize, u64)>) -> Vec<Vec<f32>> {
+    cross_validated_scores(features, gold, folds, FitOptions::default(), gold_vectors, examples)
 }
 
 fn macro_f1(scores: &[Vec<f32>], gold: &[Vec<bool>], rows: &[usize], threshold: f32) -> f64 {

@@ -12,6 +12,7 @@ use crate::eval::calibrate::{calibrate as fit_thresholds, Calibration};
 use crate::eval::gold::{article_fingerprints, article_keys, GoldSet};
 use crate::eval::matrix::LabelMatrix;
 use crate::learn::head::{fit_heads, HeadOptions};
+use crate::learn::centroids::{centroids, GoldVectors, StoredCentroids};
 use crate::learn::{fit, FitOptions};
 
 fn gold_matrix(engine: &Engine, sets: &[GoldSet]) -> Result<LabelMatrix> {
@@ -27,8 +28,22 @@ fn gold_matrix(engine: &Engine, sets: &[GoldSet]) -> Result<LabelMatrix> {
 pub fn train_combiner(engine: &mut Engine, sets: &[GoldSet]) -> Result<(Combiner, BTreeMap<String, f32>, usize)> {
     let predictions = engine.predict_gold(sets)?;
     let gold = gold_matrix(engine, sets)?;
-    let features: Vec<Vec<Vec<f32>>> = predictions.into_iter().map(|p| p.features).collect();
-    let (mut combiner, biases) = fit(&features, &gold.rows, FitOptions::default());
+    let vectors: Vec<&[f32]> = predictions.iter().map(|p| p.vector.as_slice()).collect();
+    let features: Vec<Vec<Vec<f32>>> = predictions.iter().map(|p| p.features.clone()).collect();
+    // Fitted on centroids that leave each row's article out; shipped with
+    // the centroids of every row.
+    let articles = article_keys(sets);
+    let rows: Vec<usize> = (0..features.len()).collect();
+    let gold_vectors = GoldVectors { vectors: &vectors, articles: &articles };
+    let fitting = gold_vectors.fitting_features(&features, &gold.rows, &rows);
+    let (mut combiner, biases) = fit(&fitting, &gold.rows, FitOptions::default());
+    combiner.centroids = gold
+        .ids
+        .iter()
+        .zip(centroids(&vectors, &gold.rows, &rows))
+        .filter(|(_, c)| c.positive.is_some())
+        .map(|(id, c)| (id.clone(), StoredCentroids::store(&c)))
+        .collect();
     let fitted_on: std::collections::BTreeSet<String> = article_fingerprints(sets).into_iter().collect();
     combiner.trained_on = fitted_on.into_iter().collect();
     combiner.model = Some(engine.model().identity().name.clone());
@@ -45,7 +60,7 @@ pub fn refit_label_file(engine: &mut Engine, sets: &[GoldSet], source_text: &str
     crate::labels::write_file(&text, out)?;
     let model = combiner.model.clone().unwrap_or_default();
     let mut notes = vec![format!("trained on {} for {model}; weights written to {}", crate::count(paragraphs, "paragraph"), out.display())];
-    notes.extend(crate::classify::FEATURES.iter().zip(&combiner.weights).map(|(name, w)| format!("  {name:<14} {w:+.3}")));
+    notes.extend(crate::classify::FEATURES.iter().zip(&combiner.weights).map(|(name, w)| format!("  {name:<18} {w:+.3}")));
     Ok(notes)
 }
 

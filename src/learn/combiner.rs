@@ -7,10 +7,12 @@
 //! label, including labels with few or no examples; the per-label bias is
 //! pulled towards zero so a rare label is not driven by a handful of rows.
 
+use super::centroids::{centroids, with_features, GoldVectors};
+use super::head::sample_examples;
 use super::folds::cross_validate;
 use super::solver::{minimize, Objective, Penalty, Schedule};
 use super::Moments;
-use crate::classify::{sigmoid, Combiner, FEATURES};
+use crate::classify::{sigmoid, Combiner, Feature, FEATURES};
 
 /// How hard to fit.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +65,27 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
     let labels = features.first().map_or(0, Vec::len);
     let count = (features.len() * labels).max(1) as f32;
     let rows = features.len().max(1) as f32;
+    // A missing feature (NaN: a label without gold centroids) stands at its
+    // column's mean, so it weighs nothing, as the combiner reads it later.
+    let filled;
+    let features = if features.iter().flatten().flatten().any(|x| x.is_nan()) {
+        let mut sum = vec![0f64; nf];
+        let mut seen = vec![0usize; nf];
+        for f in features.iter().flatten() {
+            for (k, x) in f.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
+                sum[k] += *x as f64;
+                seen[k] += 1;
+            }
+        }
+        let mean: Vec<f32> = sum.iter().zip(&seen).map(|(s, &n)| if n > 0 { (s / n as f64) as f32 } else { 0.0 }).collect();
+        filled = features
+            .iter()
+            .map(|row| row.iter().map(|f| f.iter().zip(&mean).map(|(x, m)| if x.is_nan() { *m } else { *x }).collect()).collect())
+            .collect::<Vec<Vec<Vec<f32>>>>();
+        &filled[..]
+    } else {
+        features
+    };
     let all = || features.iter().flatten().map(Vec::as_slice);
     let moments = Moments::of(all(), nf, count);
     let z = features.iter().map(|row| row.iter().map(|f| moments.standardize(f)).collect()).collect();
@@ -90,6 +113,7 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
         trained_on: Vec::new(),
         model: None,
         biases: Default::default(),
+        centroids: Default::default(),
     };
     (combiner, theta[nf..nf + labels].to_vec())
 }
@@ -97,20 +121,56 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
 /// Train-then-predict with folds grouped by article: each row's scores come
 /// from a combiner fitted on the other folds only. Returns scores
 /// `[row][label]`.
+///
+/// With `gold_vectors`, the gold centroids are part of what is fitted: a
+/// fold's combiner is fitted on features whose centroids leave each row's
+/// article out, and scores the fold's rows against the centroids of its
+/// training rows (all of them, or `examples` per label drawn from them
+/// with `seed`: [`crate::learn::head::sample_examples`]); the held-out rows
+/// are in neither. Without, the classifier is fitted and scored without
+/// centroid features (zero-shot: its label texts alone).
 pub fn cross_validated_scores(
     features: &[Vec<Vec<f32>>],
     gold: &[Vec<bool>],
     folds: &[usize],
     options: FitOptions,
+    gold_vectors: Option<GoldVectors>,
+    examples: Option<(usize, u64)>,
 ) -> Vec<Vec<f32>> {
+    let blank = |row: &[Vec<f32>]| -> Vec<Vec<f32>> {
+        row.iter()
+            .map(|f| {
+                let mut f = f.clone();
+                f[Feature::Centroid as usize] = f32::NAN;
+                f[Feature::CentroidContrast as usize] = f32::NAN;
+                f
+            })
+            .collect()
+    };
     cross_validate(
         folds,
-        |_, train| {
-            let train_features: Vec<Vec<Vec<f32>>> = train.iter().map(|&i| features[i].clone()).collect();
+        |fold, train| {
             let train_gold: Vec<Vec<bool>> = train.iter().map(|&i| gold[i].clone()).collect();
-            fit(&train_features, &train_gold, options)
+            let (train_features, fold_centroids) = match gold_vectors {
+                Some(g) => {
+                    let from = match examples {
+                        Some((n, seed)) => sample_examples(train, gold, n, seed.wrapping_add(fold as u64)),
+                        None => train.to_vec(),
+                    };
+                    (g.fitting_features(features, gold, train), Some(centroids(g.vectors, gold, &from)))
+                }
+                None => (train.iter().map(|&i| blank(&features[i])).collect(), None),
+            };
+            let (combiner, biases) = fit(&train_features, &train_gold, options);
+            (combiner, biases, fold_centroids)
         },
-        |(combiner, biases), i| features[i].iter().zip(biases).map(|(f, b)| sigmoid(combiner.logit(f, *b))).collect(),
+        |(combiner, biases, fold_centroids), i| {
+            let row = match (fold_centroids, gold_vectors) {
+                (Some(c), Some(g)) => with_features(&features[i], g.vectors[i], c),
+                _ => blank(&features[i]),
+            };
+            row.iter().zip(biases).map(|(f, b)| sigmoid(combiner.logit(f, *b))).collect()
+        },
     )
 }
 
@@ -137,5 +197,30 @@ mod tests {
         let neg = combiner.logit(&features[1][0], biases[0]);
         assert!(pos > 0.0 && neg < 0.0, "{pos} {neg}");
         assert!(combiner.is_compatible());
+    }
+
+    #[test]
+    fn a_missing_feature_weighs_nothing_in_fitting_or_scoring() {
+        // Label 1 has no centroid (NaN features); label 0's centroid feature separates.
+        let mut features = Vec::new();
+        let mut gold = Vec::new();
+        for i in 0..40 {
+            let positive = i % 3 == 0;
+            let mut f = vec![0.1 * ((i * 7) % 5) as f32; FEATURES.len()];
+            f[Feature::Centroid as usize] = if positive { 0.9 } else { 0.2 };
+            let mut g = f.clone();
+            g[Feature::Centroid as usize] = f32::NAN;
+            g[Feature::CentroidContrast as usize] = f32::NAN;
+            features.push(vec![f, g]);
+            gold.push(vec![positive, positive]);
+        }
+        let (combiner, biases) = fit(&features, &gold, FitOptions::default());
+        assert!(combiner.weights.iter().chain(&combiner.mean).chain(&combiner.scale).all(|x| x.is_finite()), "{combiner:?}");
+        assert!(combiner.weights[Feature::Centroid as usize] > 0.5, "{:?}", combiner.weights);
+        let missing = &features[0][1];
+        let mut at_mean = missing.clone();
+        at_mean[Feature::Centroid as usize] = combiner.mean[Feature::Centroid as usize];
+        at_mean[Feature::CentroidContrast as usize] = combiner.mean[Feature::CentroidContrast as usize];
+        assert!((combiner.logit(missing, biases[1]) - combiner.logit(&at_mean, biases[1])).abs() < 1e-5, "NaN reads as the mean");
     }
 }

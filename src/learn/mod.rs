@@ -14,6 +14,7 @@
 //!   eval reports beside the classifier.
 
 pub mod anchor;
+pub mod centroids;
 pub mod combiner;
 pub mod folds;
 pub mod head;
