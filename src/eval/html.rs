@@ -183,7 +183,7 @@ fn set_section(set: &SetResult, labels: &[String]) -> Markup {
 }
 
 /// Macro-F1 (all labels and each group) against examples per label on a
-/// log(N + 1) axis; the head trained on every row is a dashed line.
+/// log(N + 1) axis; centroids of every training row are a dashed line.
 fn few_shot(report: &Report) -> Markup {
     let points: Vec<&super::report::FewShotPoint> = report.few_shot.iter().filter(|p| p.examples.is_some()).collect();
     let max_n = points.iter().filter_map(|p| p.examples).max().unwrap_or(1).max(1);
@@ -202,13 +202,13 @@ fn few_shot(report: &Report) -> Markup {
     }
     if let Some(all) = report.few_shot.iter().find(|p| p.examples.is_none()) {
         let pts = vec![(0.0, all.macro_f1), (pos(max_n), all.macro_f1)];
-        series.push(Series { name: "all labels, head on every training row".to_owned(), color: PALETTE[0], points: pts, dashed: true });
+        series.push(Series { name: "all labels, centroids of every training row".to_owned(), color: PALETTE[0], points: pts, dashed: true });
     }
     let chart = LineChart { title: "Few-shot curve".to_owned(), x, y: Axis::unit("macro-F1"), series, size: (640.0, 300.0) };
     html! {
         section #few-shot {
             h2 { "Few-shot curve" }
-            p.meta { "heads trained on N hand-labelled examples per label drawn from the training folds (mean of 3 draws); 0 is the zero-shot classifier" }
+            p.meta { "the classifier with gold centroids built from N hand-labelled examples per label drawn from the training folds (its weights fitted on the folds; mean of 3 draws); 0 is the zero-shot classifier, without centroids" }
             figure { figcaption { "Macro-F1 against examples per label" } (line_chart(&chart)) }
             table {
                 tr { th { "examples per label" } th { "macro-F1 all" } @for g in report.groups.keys() { th { "macro-F1 " (g) } } }

@@ -119,8 +119,9 @@ pub struct KindResult {
 /// One point of the few-shot curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FewShotPoint {
-    /// Examples per label drawn from the training folds (0: zero-shot;
-    /// `null`: every training row).
+    /// Examples per label drawn from the training folds that the gold
+    /// centroids are built from (0: none, the zero-shot classifier; `null`:
+    /// every training row).
     pub examples: Option<usize>,
     /// Macro-F1 over all labels, mean over the draws.
     pub macro_f1: f64,
@@ -293,7 +294,7 @@ impl Report {
             }
         }
         if !self.few_shot.is_empty() {
-            let _ = writeln!(out, "\nfew-shot curve (heads trained on N examples per label from the training folds, mean of 3 draws):");
+            let _ = writeln!(out, "\nfew-shot curve (gold centroids from N examples per label drawn from the training folds, the weights fitted on the folds; mean of 3 draws):");
             let _ = writeln!(out, "  {:>10}  {:>12}  {:>13}  draws", "examples", "macro F1 all", "macro F1 core");
             for p in &self.few_shot {
                 let n = match p.examples {

@@ -11,6 +11,7 @@ use crate::classify::Feature;
 use crate::engine::{Engine, Prediction};
 use crate::error::{Error, Location, Result};
 use crate::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_cv};
+use crate::learn::centroids::GoldVectors;
 use crate::eval::gold::{article_fingerprints, article_keys, GoldRow, GoldSet};
 use crate::eval::kinds::{kinds, KindInput};
 use crate::eval::matrix::LabelMatrix;
@@ -223,8 +224,9 @@ fn shipped(engine: &Engine, predictions: Vec<Prediction>, head: Option<&Path>, m
 }
 
 /// The cross-validation protocol: folds grouped by article; the combiner
-/// refitted per fold (zero-shot); a head per fold on the fold's zero-shot
-/// margins; the cosine and logistic anchors; the few-shot curve.
+/// and the gold centroids refitted per fold; the zero-shot classifier (no
+/// centroids), a head per fold on the classifier's margins, and the cosine
+/// and logistic anchors beside it; the few-shot curve of the centroids.
 fn cross_validated(
     cx: &Context,
     set: &LabelSet,
@@ -251,42 +253,48 @@ fn cross_validated(
         cx.anchor("cosine", format!("paragraph cosine to each label's description, one threshold per fold chosen on the training folds ({chosen:?})"), &decided(&cosine, &half)),
         cx.anchor("logistic-regression", "one L2 logistic regression per label on the frozen paragraph vectors, fitted on the training folds, decided at 0.5".to_owned(), &decided(&logistic, &half)),
     ];
-    let zero_shot = classifier_cv(&features, gold, &folds);
-    let zero_margins: Vec<Vec<f32>> = zero_shot.iter().map(|r| margins(r, &thresholds)).collect();
+    let articles = crate::eval::gold::article_keys(&cx.plan.sets);
+    let gold_vectors = GoldVectors { vectors: &vectors, articles: &articles };
+    let classifier = classifier_cv(&features, gold, &folds, Some(gold_vectors), None);
+    let zero_shot = classifier_cv(&features, gold, &folds, None, None);
     let zero_shot_decided = decided(&zero_shot, &thresholds);
+    let margins_of: Vec<Vec<f32>> = classifier.iter().map(|r| margins(r, &thresholds)).collect();
     let options = HeadOptions::default();
-    let trained = head_cv(&vectors, &zero_margins, gold, &folds, None, seed, options);
+    let trained = head_cv(&vectors, &margins_of, gold, &folds, None, seed, options);
     let trained_result = cx.pooled(&decided(&trained, &half));
+    let classifier_decided = decided(&classifier, &thresholds);
     let few_shot = if examples_per_label.is_empty() {
         Vec::new()
     } else {
-        let head_at = |n: usize, draw: u64| {
-            let s = head_cv(&vectors, &zero_margins, gold, &folds, Some(n), seed + 1000 * (draw + 1), options);
-            cx.scores_of(&decided(&s, &half))
+        let centroids_at = |n: usize, draw: u64| {
+            let s = classifier_cv(&features, gold, &folds, Some(gold_vectors), Some((n, seed + 1000 * (draw + 1))));
+            cx.scores_of(&decided(&s, &thresholds))
         };
-        few_shot_curve(cx, &cx.scores_of(&zero_shot_decided), &trained_result.scores, examples_per_label, head_at)
+        few_shot_curve(cx, &cx.scores_of(&zero_shot_decided), &cx.scores_of(&classifier_decided), examples_per_label, centroids_at)
     };
+    let zero_note = "the classifier without gold centroids (its label texts, aliases and context alone), its weights refitted in each fold".to_owned();
+    anchors.push(cx.anchor("zero-shot", zero_note, &zero_shot_decided));
     let (scores, thresholds, mode) = if score_head {
-        let note = "the classifier without a head, its weights refitted in each fold".to_owned();
-        anchors.push(cx.anchor("zero-shot", note, &zero_shot_decided));
+        let note = "the classifier without a head: weights and gold centroids refitted in each fold".to_owned();
+        anchors.push(cx.anchor("without-head", note, &classifier_decided));
         (trained, half, format!("cv-{k} head"))
     } else {
-        let note = "a logistic head per label on the paragraph vector with the fold's zero-shot score as prior, trained on the training folds, decided at 0.5".to_owned();
+        let note = "a logistic head per label on the paragraph vector with the fold's classifier score as prior, trained on the training folds, decided at 0.5".to_owned();
         anchors.push(AnchorResult { name: "trained-head".to_owned(), note, result: trained_result });
-        (zero_shot, thresholds, format!("cv-{k}"))
+        (classifier, thresholds, format!("cv-{k}"))
     };
     let predictions = predictions.into_iter().map(Some).collect();
     Scored { scores, thresholds, mode, anchors, few_shot, predictions, model, folds, in_sample: None }
 }
 
-/// Macro-F1 against the examples per label: zero-shot, each N (mean of 3
-/// draws), and every training row.
+/// Macro-F1 against the examples per label the gold centroids are built
+/// from: none (zero-shot), each N (mean of 3 draws), and every training row.
 fn few_shot_curve(
     cx: &Context,
     zero_shot: &Scores,
     all: &Scores,
     points: &[usize],
-    head_at: impl Fn(usize, u64) -> Scores,
+    centroids_at: impl Fn(usize, u64) -> Scores,
 ) -> Vec<FewShotPoint> {
     let single = |examples: Option<usize>, s: &Scores| FewShotPoint {
         examples,
@@ -296,7 +304,7 @@ fn few_shot_curve(
     };
     let mut curve = vec![single(Some(0), zero_shot)];
     for &n in points {
-        let draws: Vec<Scores> = (0..3u64).map(|d| head_at(n, d)).collect();
+        let draws: Vec<Scores> = (0..3u64).map(|d| centroids_at(n, d)).collect();
         let mean = |f: &dyn Fn(&Scores) -> f64| draws.iter().map(f).sum::<f64>() / draws.len() as f64;
         curve.push(FewShotPoint {
             examples: Some(n),
@@ -603,9 +611,13 @@ mod tests {
         assert_eq!(r.identity.mode, "cv-3");
         assert_eq!(r.identity.fold_seed, Some(13));
         let anchors: Vec<&str> = r.anchors.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(anchors, vec!["cosine", "logistic-regression", "trained-head"]);
+        assert_eq!(anchors, vec!["cosine", "logistic-regression", "zero-shot", "trained-head"]);
         let points: Vec<Option<usize>> = r.few_shot.iter().map(|p| p.examples).collect();
         assert_eq!(points, vec![Some(0), Some(1), Some(2), None]);
+        // The curve runs from the zero-shot classifier to the classifier itself.
+        let pooled = r.sets.iter().find(|s| s.name == "pooled").unwrap();
+        assert_eq!(r.few_shot.last().unwrap().macro_f1, pooled.scores.macro_f1);
+        assert_eq!(r.few_shot[0].macro_f1, r.anchors[2].result.scores.macro_f1);
         assert_eq!(outcome.folds.len(), 24);
         let keys = article_keys(&[gold("s"), gold("t")]);
         for i in 0..24 {
@@ -617,7 +629,8 @@ mod tests {
         }
         let head = eval(Scoring::CrossValidated { k: 3, head: true, examples_per_label: vec![] });
         assert_eq!(head.report.identity.mode, "cv-3 head");
-        assert_eq!(head.report.anchors.last().map(|a| a.name.as_str()), Some("zero-shot"));
+        let names: Vec<&str> = head.report.anchors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["cosine", "logistic-regression", "zero-shot", "without-head"], "scored with a head, the classifier without it is an anchor");
     }
 
     #[test]

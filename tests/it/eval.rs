@@ -102,7 +102,9 @@ fn the_gate_fails_a_worse_label_file() {
     let dir = tempfile::tempdir().unwrap();
     let worse = dir.path().join("worse.toml");
     let text = std::fs::read_to_string(root().join("data/labels/vietnam-us.toml")).unwrap();
-    std::fs::write(&worse, text.replace("threshold = 0.4", "threshold = 0.97")).unwrap();
+    let worse_text: Vec<&str> = text.lines().map(|l| if l.starts_with("threshold = ") { "threshold = 0.97" } else { l }).collect();
+    assert!(worse_text != text.lines().collect::<Vec<_>>(), "the label file sets thresholds to raise");
+    std::fs::write(&worse, worse_text.join("\n")).unwrap();
     let gate = |labels: Option<&std::path::Path>| {
         let mut cmd = themes();
         cmd.env("THEMES_CACHE", dir.path().join("cache")).args(["eval", "--quiet", "--resamples", "300", "--gold"]).arg(seeds_gold());
@@ -132,7 +134,7 @@ fn cross_validation_reports_anchors_and_kinds() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report["identity"]["mode"], "cv-5");
     let anchors: Vec<&str> = report["anchors"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(anchors, ["cosine", "logistic-regression", "trained-head"]);
+    assert_eq!(anchors, ["cosine", "logistic-regression", "zero-shot", "trained-head"]);
     let kinds: Vec<&str> = report["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"headline") && kinds.contains(&"list-heavy"), "{kinds:?}");
 }
@@ -197,6 +199,27 @@ fn train_writes_weights_and_refuses_bad_gold() {
         .success();
     let trained = themes::labels::LabelSet::load(&out).unwrap();
     assert!(trained.classifier.is_some() && trained.labels.iter().any(|l| l.bias != 0.0));
+    // Gold centroids for every label the seeds hold: each the mean direction
+    // of the paragraph vectors labelled with it, to 8-bit precision.
+    let combiner = trained.classifier.as_ref().unwrap();
+    let ids = trained.ids();
+    let centroids = combiner.label_centroids(&ids, 384).unwrap();
+    let rows = themes::eval::gold::read_gold(&seeds_gold()).unwrap();
+    let texts: Vec<String> = rows.iter().map(|r| themes::input::normalize(&r.text)).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = crate::support::embedder().embed(&refs, themes::embed::LongText::Windows).unwrap();
+    for (j, id) in ids.iter().enumerate() {
+        let mut mean = vec![0f32; 384];
+        for (_, e) in rows.iter().zip(&vectors).filter(|(r, _)| r.labels.contains(id)) {
+            mean.iter_mut().zip(&e.vector).for_each(|(m, x)| *m += x);
+        }
+        let stored = centroids[j].positive.as_ref().unwrap_or_else(|| panic!("{id} has gold but no centroid"));
+        let c = themes::embed::cosine(stored, &mean);
+        assert!(c > 0.999, "{id}: stored centroid at cosine {c} to the mean of its gold paragraphs");
+        assert!(centroids[j].negative.is_some());
+    }
+    assert!(std::fs::read_to_string(&out).unwrap().contains("[classifier.centroids.war_legacy]"));
+    themes().env("THEMES_CACHE", dir.path().join("cache")).args(["label", "--quiet", "--labels"]).arg(&out).arg(root().join("data/articles")).assert().success();
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
     let unknown = dir.path().join("unknown.jsonl");

@@ -40,7 +40,7 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
     let keys: Vec<String> = rows.iter().map(|r| r.article.clone()).collect();
     let folds = grouped_folds(&keys, 5, 13);
     let features: Vec<_> = predictions.iter().map(|p| p.features.clone()).collect();
-    let zero_shot = classifier_cv(&features, &gold, &folds);
+    let zero_shot = classifier_cv(&features, &gold, &folds, None, None);
     let thresholds: Vec<f32> = set.thresholds();
     let decide = |scores: &[Vec<f32>], t: &[f32]| LabelMatrix::decided(scores, t, &ids);
     let gold_sets = LabelMatrix::from_sets(&gold_sets, &ids);
@@ -73,10 +73,12 @@ fn few_examples_never_fall_below_zero_shot_by_more_than_its_interval() {
         }
     }
     assert_eq!(checked, 4 * 3 * 13, "every label of the seeds gold has examples");
-    // With every training row, the head is at least the zero-shot classifier on all 13 labels.
+    // With every training row, the head's macro-F1 is within the zero-shot
+    // classifier's interval or above it.
     let full = head_cv(&vectors, &margins, &gold, &folds, None, 13, HeadOptions::default());
     let full = score(&gold_sets, &decide(&full, &half), &groups);
-    assert!(full.macro_f1 >= zs.macro_f1 - 1e-9, "head {:.3} < zero-shot {:.3}", full.macro_f1, zs.macro_f1);
+    let low = intervals.macro_f1.low;
+    assert!(full.macro_f1 >= low - 1e-9, "head {:.3} below zero-shot's {:.3} interval starting at {low:.3}", full.macro_f1, zs.macro_f1);
 }
 
 fn write(path: &Path, text: &str) {
