@@ -82,6 +82,12 @@ fn host(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
 }
 
+/// A layer norm's weight and bias on the host.
+fn host_norm(n: &crate::model::bert::Norm) -> Result<(Vec<f32>, Vec<f32>), String> {
+    let err = |e: candle_core::Error| e.to_string();
+    Ok((host(&n.weight).map_err(err)?, host(&n.bias).map_err(err)?))
+}
+
 impl Encoder {
     /// Copies `bert`'s weights to the host and packs them for `path`, which
     /// must not be [`Path::Portable`] and must run on this CPU. Only the
@@ -99,42 +105,55 @@ impl Encoder {
     /// arithmetic; the worst cosine to sentence-transformers on the 81
     /// reference texts rises from 0.9964 to 0.998 or more.
     pub fn new(bert: &Bert, path: Path, calibration: &[&[u32]]) -> Result<Encoder, String> {
-        let smoothing = match path {
-            Path::Int8(isa) => {
-                let plain = Encoder::build(bert, Path::F32(isa), None)?;
-                let mut ranges = plain.layers.iter().map(|l| [&l.qkv, &l.attention_out, &l.intermediate, &l.output].map(|p| vec![0f32; p.k])).collect();
-                plain.run(calibration, Some(&mut ranges))?;
-                Some(ranges)
-            }
-            _ => None,
-        };
-        Encoder::build(bert, path, smoothing.as_ref())
-    }
-
-    /// The encoder for `path`, int8 products smoothed by the inputs'
-    /// `ranges` (per layer, per product, per input feature).
-    fn build(bert: &Bert, path: Path, ranges: Option<&Ranges>) -> Result<Encoder, String> {
         let isa = path.isa().ok_or("the portable path runs candle's ops, not this encoder")?;
-        let cpu = Features::detect();
-        // What makes every kernel call below sound: the family was found on this CPU.
-        let runs = match path {
-            Path::Portable => false,
-            Path::F32(isa) => cpu.has(isa),
-            Path::Bf16 => cpu.has(Isa::Avx512) && cpu.avx512bf16,
-            Path::Int8(Isa::Avx512) => cpu.has(Isa::Avx512) && cpu.avx512vnni,
-            Path::Int8(Isa::Avx2) => cpu.has(Isa::Avx2) && cpu.avx_vnni,
-        };
-        if !runs {
+        // What makes every kernel call sound: the CPU has every instruction
+        // of `path` (and so of f32 on the same family, which int8 calibrates on).
+        if !Features::detect().runs(path) {
             return Err(format!("{} cannot run on this CPU", path.describe()));
         }
         if bert.act != HiddenAct::Gelu {
             return Err(format!("activation {:?}: the CPU encoder has the erf GELU only", bert.act));
         }
         let err = |e: candle_core::Error| e.to_string();
-        let nr = match isa {
-            Isa::Avx512 => 32,
-            Isa::Avx2 => 16,
+        let first = match path {
+            Path::Int8(isa) => Path::F32(isa),
+            other => other,
         };
+        let (vocab, hidden) = bert.word.dims2().map_err(err)?;
+        let positions = bert.position.dims2().map_err(err)?.0;
+        let mut encoder = Encoder {
+            path: first,
+            isa,
+            word: host(&bert.word).map_err(err)?,
+            position: host(&bert.position).map_err(err)?,
+            token_type: host(&bert.token_type.narrow(0, 0, 1).map_err(err)?).map_err(err)?,
+            embedding_norm: host_norm(&bert.embedding_norm)?,
+            eps: bert.embedding_norm.eps,
+            layers: Encoder::layers(bert, first, None)?,
+            heads: bert.heads,
+            head_dim: bert.head_dim,
+            hidden,
+            vocab,
+            position_offset: bert.position_offset,
+            positions,
+            spare: std::sync::Mutex::new(Vec::new()),
+        };
+        if first != path {
+            // int8: the f32 layers see the calibration text first; the
+            // tables stay, the layers are packed again, smoothed.
+            let mut ranges = encoder.layers.iter().map(|l| [&l.qkv, &l.attention_out, &l.intermediate, &l.output].map(|p| vec![0f32; p.k])).collect();
+            encoder.run(calibration, Some(&mut ranges))?;
+            encoder.layers = Encoder::layers(bert, path, Some(&ranges))?;
+            encoder.path = path;
+        }
+        Ok(encoder)
+    }
+
+    /// `bert`'s layers packed for `path`, int8 products smoothed by the
+    /// inputs' `ranges` (per layer, per product, per input feature).
+    fn layers(bert: &Bert, path: Path, ranges: Option<&Ranges>) -> Result<Vec<Layer>, String> {
+        let err = |e: candle_core::Error| e.to_string();
+        let nr = gemm::panel_columns(path.isa().ok_or("the portable path has no packed layers")?);
         let pack = |dense: &crate::model::bert::Dense, range: Option<&Vec<f32>>| -> Result<Packed, String> {
             let (k, n) = dense.weight_t.dims2().map_err(err)?;
             let (w, b) = (host(&dense.weight_t).map_err(err)?, host(&dense.bias).map_err(err)?);
@@ -154,11 +173,7 @@ impl Encoder {
                 _ => Packed::f32(&w, k, n, &b, nr),
             })
         };
-        let norm = |n: &crate::model::bert::Norm| -> Result<(Vec<f32>, Vec<f32>), String> {
-            Ok((host(&n.weight).map_err(err)?, host(&n.bias).map_err(err)?))
-        };
-        let layers = bert
-            .layers
+        bert.layers
             .iter()
             .enumerate()
             .map(|(i, l)| {
@@ -166,32 +181,13 @@ impl Encoder {
                 Ok(Layer {
                     qkv: pack(&l.qkv, range(0))?,
                     attention_out: pack(&l.attention_out, range(1))?,
-                    attention_norm: norm(&l.attention_norm)?,
+                    attention_norm: host_norm(&l.attention_norm)?,
                     intermediate: pack(&l.intermediate, range(2))?,
                     output: pack(&l.output, range(3))?,
-                    output_norm: norm(&l.output_norm)?,
+                    output_norm: host_norm(&l.output_norm)?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
-        let (vocab, hidden) = bert.word.dims2().map_err(err)?;
-        let positions = bert.position.dims2().map_err(err)?.0;
-        Ok(Encoder {
-            path,
-            isa,
-            word: host(&bert.word).map_err(err)?,
-            position: host(&bert.position).map_err(err)?,
-            token_type: host(&bert.token_type.narrow(0, 0, 1).map_err(err)?).map_err(err)?,
-            embedding_norm: norm(&bert.embedding_norm)?,
-            eps: bert.embedding_norm.eps,
-            layers,
-            heads: bert.heads,
-            head_dim: bert.head_dim,
-            hidden,
-            vocab,
-            position_offset: bert.position_offset,
-            positions,
-            spare: std::sync::Mutex::new(Vec::new()),
-        })
+            .collect()
     }
 
     /// The path it runs.
@@ -364,11 +360,5 @@ impl Encoder {
             best = best.min(start.elapsed().as_secs_f64());
         }
         (flops, best)
-    }
-
-    /// Bytes of packed weights and tables.
-    pub fn bytes(&self) -> usize {
-        let tables = (self.word.len() + self.position.len() + self.token_type.len()) * 4;
-        tables + self.layers.iter().map(|l| l.qkv.bytes() + l.attention_out.bytes() + l.intermediate.bytes() + l.output.bytes()).sum::<usize>()
     }
 }

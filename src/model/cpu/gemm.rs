@@ -349,10 +349,6 @@ impl Packed {
         packed
     }
 
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.data.len() * 4 + (self.bias.len() + self.col_scale.len() + self.col_sum.len()) * 4
-    }
 }
 
 /// What happens to `x · W + b` before it is stored.
@@ -546,6 +542,14 @@ pub(crate) const fn tile_rows(isa: Isa) -> usize {
     }
 }
 
+/// Output columns of a weight panel: a micro-tile's two registers.
+pub(crate) const fn panel_columns(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 2 * 16,
+        Isa::Avx2 => 2 * 8,
+    }
+}
+
 entries! {
     f32_avx512: "avx512f", F32Avx512, tile_rows(Isa::Avx512), 2;
     f32_avx2: "avx2,fma", F32Avx2, tile_rows(Isa::Avx2), 2;
@@ -593,7 +597,7 @@ mod tests {
     }
 
     fn nr(path: Path) -> usize {
-        if path.isa() == Some(Isa::Avx512) { 32 } else { 16 }
+        panel_columns(path.isa().expect("the kernels' paths"))
     }
 
     fn run(entry: unsafe fn(Job), packed: &Packed, x: &[f32], out: &mut [f32], epilogue: Epilogue) {

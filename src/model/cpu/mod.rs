@@ -139,6 +139,18 @@ impl Features {
             Isa::Avx2 => self.avx2_fma,
         }
     }
+
+    /// Whether this CPU has every instruction `path` uses: what [`choose`]
+    /// picks from, and what makes an [`Encoder`]'s kernel calls sound.
+    pub fn runs(&self, path: Path) -> bool {
+        match path {
+            Path::Portable => true,
+            Path::F32(isa) => self.has(isa),
+            Path::Bf16 => self.has(Isa::Avx512) && self.avx512bf16,
+            Path::Int8(Isa::Avx512) => self.has(Isa::Avx512) && self.avx512vnni,
+            Path::Int8(Isa::Avx2) => self.has(Isa::Avx2) && self.avx_vnni,
+        }
+    }
 }
 
 /// A flag of the kernel's CPU list on Linux: AMX, which std cannot
@@ -215,12 +227,12 @@ pub fn choose(cpu: &Features, kernels: Kernels, precision: Precision) -> Result<
     match precision {
         Precision::F32 => Ok(match isa {
             Some(isa) => Path::F32(isa),
-            None if cpu.has(Isa::Avx512) => Path::F32(Isa::Avx512),
-            None if cpu.has(Isa::Avx2) => Path::F32(Isa::Avx2),
+            None if cpu.runs(Path::F32(Isa::Avx512)) => Path::F32(Isa::Avx512),
+            None if cpu.runs(Path::F32(Isa::Avx2)) => Path::F32(Isa::Avx2),
             None => Path::Portable,
         }),
         Precision::Bf16 => {
-            let ok = cpu.has(Isa::Avx512) && cpu.avx512bf16;
+            let ok = cpu.runs(Path::Bf16);
             match isa {
                 Some(Isa::Avx2) => Err("bf16 products run on AVX512-BF16 only, not with --kernels avx2".to_owned()),
                 _ if ok => Ok(Path::Bf16),
@@ -228,8 +240,8 @@ pub fn choose(cpu: &Features, kernels: Kernels, precision: Precision) -> Result<
             }
         }
         Precision::Int8 => {
-            let vnni512 = cpu.has(Isa::Avx512) && cpu.avx512vnni;
-            let vnni256 = cpu.has(Isa::Avx2) && cpu.avx_vnni;
+            let vnni512 = cpu.runs(Path::Int8(Isa::Avx512));
+            let vnni256 = cpu.runs(Path::Int8(Isa::Avx2));
             match isa {
                 Some(Isa::Avx512) if vnni512 => Ok(Path::Int8(Isa::Avx512)),
                 Some(Isa::Avx2) if vnni256 => Ok(Path::Int8(Isa::Avx2)),
