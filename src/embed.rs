@@ -270,8 +270,6 @@ pub struct Embedder {
     device: Device,
     token_budget: usize,
     hidden_size: usize,
-    /// The CPU kernels' path (`None` on CUDA).
-    path: Option<CpuPath>,
     cls_id: u32,
     sep_id: u32,
     pad_id: u32,
@@ -378,7 +376,7 @@ impl Embedder {
                 .collect(),
             _ => Vec::new(),
         };
-        let (model, path) = load_model(&weights, &config, options, &calibration).map_err(|e| match e {
+        let model = load_model(&weights, &config, options, &calibration).map_err(|e| match e {
             Error::Usage(_) => e,
             other => Error::model(name, format!("loading {}: {other}", weights.display())),
         })?;
@@ -398,7 +396,6 @@ impl Embedder {
         };
         Ok(Embedder {
             model,
-            path,
             tokenizer,
             st,
             device: options.device.clone(),
@@ -418,7 +415,11 @@ impl Embedder {
 
     /// The CPU code path the model runs on (`None` on CUDA).
     pub fn cpu_path(&self) -> Option<CpuPath> {
-        self.path
+        match &self.model {
+            Model::Cpu(encoder) => Some(encoder.path()),
+            Model::Candle(_) if self.device.is_cpu() => Some(CpuPath::Portable),
+            Model::Candle(_) => None,
+        }
     }
 
     /// The linear layers' products alone over a pass of `rows` tokens
@@ -713,7 +714,7 @@ impl Embedder {
 /// Loads the weights for the device and dtype: on the CPU, the encoder of
 /// [`cpu`] on the path chosen for this CPU (candle's ops where there is no
 /// AVX2, or for activations other than BERT's GELU); on CUDA, candle's ops.
-fn load_model(weights: &Path, config: &BertConfig, options: &EmbedOptions, calibration: &[Vec<u32>]) -> Result<(Model, Option<CpuPath>)> {
+fn load_model(weights: &Path, config: &BertConfig, options: &EmbedOptions, calibration: &[Vec<u32>]) -> Result<Model> {
     let load = |dtype: DType| -> Result<Bert> {
         // SAFETY: the file is memory-mapped read-only; it was verified
         // against its checksum and nothing in this process writes to it.
@@ -727,26 +728,26 @@ fn load_model(weights: &Path, config: &BertConfig, options: &EmbedOptions, calib
             Dtype::Bf16 => DType::BF16,
             Dtype::Int8 => return Err(Error::Usage("--dtype int8 runs on the CPU only: use --dtype bf16 or f16 on CUDA".to_owned())),
         };
-        return Ok((Model::Candle(load(dtype)?), None));
+        return Ok(Model::Candle(load(dtype)?));
     }
     let precision = match options.dtype {
         Dtype::F32 => cpu::Precision::F32,
         Dtype::Bf16 => cpu::Precision::Bf16,
         Dtype::Int8 => cpu::Precision::Int8,
         // candle's CPU f16: slow, but what was asked for.
-        Dtype::F16 => return Ok((Model::Candle(load(DType::F16)?), Some(CpuPath::Portable))),
+        Dtype::F16 => return Ok(Model::Candle(load(DType::F16)?)),
     };
     let path = cpu::choose(&cpu::Features::detect(), options.kernels, precision).map_err(Error::Usage)?;
     let bert = load(DType::F32)?;
     if path == CpuPath::Portable {
-        return Ok((Model::Candle(bert), Some(path)));
+        return Ok(Model::Candle(bert));
     }
     let calibration: Vec<&[u32]> = calibration.iter().map(Vec::as_slice).collect();
     match Encoder::new(&bert, path, &calibration) {
-        Ok(encoder) => Ok((Model::Cpu(encoder), Some(path))),
+        Ok(encoder) => Ok(Model::Cpu(encoder)),
         Err(why) if precision == cpu::Precision::F32 => {
             tracing::info!("{why}: running candle's ops");
-            Ok((Model::Candle(bert), Some(CpuPath::Portable)))
+            Ok(Model::Candle(bert))
         }
         Err(why) => Err(Error::Usage(format!("--dtype {}: {why}; use --dtype f32", options.dtype.name()))),
     }
