@@ -393,9 +393,8 @@ impl LabelSet {
 /// say which key.
 fn check_classifier(c: &Combiner) -> std::result::Result<(), String> {
     let retrain = "; retrain it with `themes train`";
-    // A table from before the gold centroids lists the first features only.
     let n = c.features.len();
-    if !((n == FEATURES.len() || n == crate::classify::FEATURES_BEFORE_CENTROIDS) && c.features.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())) {
+    if !crate::classify::known_features(&c.features) {
         return Err(format!("its features ({}) are not this version's ({}){retrain}", c.features.join(", "), FEATURES.join(", ")));
     }
     for (key, values) in [("mean", &c.mean), ("scale", &c.scale), ("weights", &c.weights)] {

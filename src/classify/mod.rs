@@ -119,6 +119,13 @@ pub const FEATURES: &[&str] = &[
 /// table listing only these still loads, and scores as it did.
 pub const FEATURES_BEFORE_CENTROIDS: usize = 12;
 
+/// Whether a `[classifier]` table listing `names` is one this build reads:
+/// its own feature list, or the twelve before the gold centroids.
+pub fn known_features(names: &[String]) -> bool {
+    let n = names.len();
+    (n == FEATURES.len() || n == FEATURES_BEFORE_CENTROIDS) && names.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())
+}
+
 /// The logistic function, shared by every logistic model of the crate.
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -310,8 +317,7 @@ impl Combiner {
     /// table from before the later features, which then weigh nothing).
     pub fn is_compatible(&self) -> bool {
         let n = self.features.len();
-        (n == FEATURES.len() || n == FEATURES_BEFORE_CENTROIDS)
-            && self.features.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())
+        known_features(&self.features)
             && self.mean.len() == n
             && self.scale.len() == n
             && self.weights.len() == n
