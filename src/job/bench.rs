@@ -199,7 +199,7 @@ impl Report {
             system: "themes",
             device: device.to_owned(),
             dtype: embedder.identity().dtype.clone(),
-            kernels: embedder.cpu_path().map_or("cuda", |p| p.describe()).to_owned(),
+            kernels: kernels_of(embedder),
             threads: rayon::current_num_threads(),
             paragraphs,
             tokens,
@@ -252,13 +252,18 @@ pub fn products(embedder: &Embedder, repeat: usize) -> Result<ProductsReport> {
         mode: "products",
         system: "themes",
         dtype: embedder.identity().dtype.clone(),
-        kernels: embedder.cpu_path().map_or("cuda", |p| p.describe()).to_owned(),
+        kernels: kernels_of(embedder),
         threads: rayon::current_num_threads(),
         rows,
         flop_per_token: round(flops / rows as f64, 1.0),
         gflop_per_s: round(flops / seconds / 1e9, 10.0),
         tokens_per_s: round(rows as f64 / seconds, 10.0),
     })
+}
+
+/// The code path a line reports: the CPU kernels', or `cuda`.
+fn kernels_of(embedder: &Embedder) -> String {
+    embedder.cpu_path().map_or("cuda", |p| p.describe()).to_owned()
 }
 
 fn round(x: f64, scale: f64) -> f64 {
