@@ -14,9 +14,18 @@ use super::score::Counts;
 /// Scores `[row][label]` of the classifier, each row scored by a combiner
 /// and gold centroids fitted without its article (centroids from
 /// `examples` per label only, drawn with the seed, where given); without
-/// `gold_vectors`, the zero-shot classifier (no centroids).
+/// `gold_vectors`, the classifier without centroids (its per-label biases
+/// still fitted).
 pub fn classifier_cv(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], folds: &[usize], gold_vectors: Option<GoldVectors>, examples: Option<(usize, u64)>) -> Vec<Vec<f32>> {
     cross_validated_scores(features, gold, folds, FitOptions::default(), gold_vectors, examples)
+}
+
+/// Scores `[row][label]` of the zero-shot classifier: the shared rules
+/// alone, fitted on the training folds with no parameter of any label's
+/// own (no bias, no centroids), as a label added without gold is scored.
+pub fn zero_shot_cv(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], folds: &[usize]) -> Vec<Vec<f32>> {
+    let options = FitOptions { label_biases: false, ..FitOptions::default() };
+    cross_validated_scores(features, gold, folds, options, None, None)
 }
 
 fn macro_f1(scores: &[Vec<f32>], gold: &[Vec<bool>], rows: &[usize], threshold: f32) -> f64 {

@@ -208,7 +208,7 @@ fn few_shot(report: &Report) -> Markup {
     html! {
         section #few-shot {
             h2 { "Few-shot curve" }
-            p.meta { "the classifier with gold centroids built from N hand-labelled examples per label drawn from the training folds (its weights fitted on the folds; mean of 3 draws); 0 is the zero-shot classifier, without centroids" }
+            p.meta { "the classifier with gold centroids built from N hand-labelled examples per label drawn from the training folds (its weights fitted on the folds; mean of 3 draws); 0 is the classifier without centroids (its per-label biases still fitted)" }
             figure { figcaption { "Macro-F1 against examples per label" } (line_chart(&chart)) }
             table {
                 tr { th { "examples per label" } th { "macro-F1 all" } @for g in report.groups.keys() { th { "macro-F1 " (g) } } }

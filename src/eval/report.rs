@@ -120,8 +120,8 @@ pub struct KindResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FewShotPoint {
     /// Examples per label drawn from the training folds that the gold
-    /// centroids are built from (0: none, the zero-shot classifier; `null`:
-    /// every training row).
+    /// centroids are built from (0: none, the classifier without centroids;
+    /// `null`: every training row).
     pub examples: Option<usize>,
     /// Macro-F1 over all labels, mean over the draws.
     pub macro_f1: f64,
@@ -175,7 +175,8 @@ pub struct Report {
     #[serde(default)]
     pub kinds: Vec<KindResult>,
     /// The few-shot curve (`--examples-per-label`): F1 against the number of
-    /// hand-labelled examples per label; 0 is the zero-shot classifier.
+    /// hand-labelled examples per label; 0 is the classifier without
+    /// centroids (its per-label biases still fitted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub few_shot: Vec<FewShotPoint>,
     /// Where each label's errors went (pooled): false positives by the
@@ -298,7 +299,7 @@ impl Report {
             let _ = writeln!(out, "  {:>10}  {:>12}  {:>13}  draws", "examples", "macro F1 all", "macro F1 core");
             for p in &self.few_shot {
                 let n = match p.examples {
-                    Some(0) => "0 (zero-shot)".to_owned(),
+                    Some(0) => "0 (no centroids)".to_owned(),
                     Some(n) => n.to_string(),
                     None => "all".to_owned(),
                 };

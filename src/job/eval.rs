@@ -10,7 +10,7 @@ use crate::classify::head::margins;
 use crate::classify::Feature;
 use crate::engine::{Engine, Prediction};
 use crate::error::{Error, Location, Result};
-use crate::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_cv};
+use crate::eval::experiment::{classifier_cv, cosine_anchor_cv, logistic_anchor_cv, zero_shot_cv};
 use crate::learn::centroids::GoldVectors;
 use crate::eval::gold::{article_fingerprints, article_keys, GoldRow, GoldSet};
 use crate::eval::kinds::{kinds, KindInput};
@@ -224,9 +224,11 @@ fn shipped(engine: &Engine, predictions: Vec<Prediction>, head: Option<&Path>, m
 }
 
 /// The cross-validation protocol: folds grouped by article; the combiner
-/// and the gold centroids refitted per fold; the zero-shot classifier (no
-/// centroids), a head per fold on the classifier's margins, and the cosine
-/// and logistic anchors beside it; the few-shot curve of the centroids.
+/// and the gold centroids refitted per fold; beside it the zero-shot
+/// classifier (the shared rules alone, nothing of any label's own), the
+/// classifier without centroids, a head per fold on the classifier's
+/// margins, and the cosine and logistic anchors; the few-shot curve of the
+/// centroids.
 fn cross_validated(
     cx: &Context,
     set: &LabelSet,
@@ -256,8 +258,9 @@ fn cross_validated(
     let articles = crate::eval::gold::article_keys(&cx.plan.sets);
     let gold_vectors = GoldVectors { vectors: &vectors, articles: &articles };
     let classifier = classifier_cv(&features, gold, &folds, Some(gold_vectors), None);
-    let zero_shot = classifier_cv(&features, gold, &folds, None, None);
-    let zero_shot_decided = decided(&zero_shot, &thresholds);
+    let zero_shot = zero_shot_cv(&features, gold, &folds);
+    let no_centroids = classifier_cv(&features, gold, &folds, None, None);
+    let no_centroids_decided = decided(&no_centroids, &thresholds);
     let margins_of: Vec<Vec<f32>> = classifier.iter().map(|r| margins(r, &thresholds)).collect();
     let options = HeadOptions::default();
     let trained = head_cv(&vectors, &margins_of, gold, &folds, None, seed, options);
@@ -270,10 +273,12 @@ fn cross_validated(
             let s = classifier_cv(&features, gold, &folds, Some(gold_vectors), Some((n, seed + 1000 * (draw + 1))));
             cx.scores_of(&decided(&s, &thresholds))
         };
-        few_shot_curve(cx, &cx.scores_of(&zero_shot_decided), &cx.scores_of(&classifier_decided), examples_per_label, centroids_at)
+        few_shot_curve(cx, &cx.scores_of(&no_centroids_decided), &cx.scores_of(&classifier_decided), examples_per_label, centroids_at)
     };
-    let zero_note = "the classifier without gold centroids (its label texts, aliases and context alone), its weights refitted in each fold".to_owned();
-    anchors.push(cx.anchor("zero-shot", zero_note, &zero_shot_decided));
+    let zero_note = "the shared rules alone (label texts, aliases and context), with no parameter of any label's own (no bias, no gold centroids), as a label added without gold is scored; weights refitted in each fold".to_owned();
+    anchors.push(cx.anchor("zero-shot", zero_note, &decided(&zero_shot, &thresholds)));
+    let no_centroids_note = "the classifier with its per-label biases but without gold centroids, weights and biases refitted in each fold (the few-shot curve's 0)".to_owned();
+    anchors.push(cx.anchor("no-centroids", no_centroids_note, &no_centroids_decided));
     let (scores, thresholds, mode) = if score_head {
         let note = "the classifier without a head: weights and gold centroids refitted in each fold".to_owned();
         anchors.push(cx.anchor("without-head", note, &classifier_decided));
@@ -288,10 +293,11 @@ fn cross_validated(
 }
 
 /// Macro-F1 against the examples per label the gold centroids are built
-/// from: none (zero-shot), each N (mean of 3 draws), and every training row.
+/// from: none (the classifier without centroids), each N (mean of 3
+/// draws), and every training row.
 fn few_shot_curve(
     cx: &Context,
-    zero_shot: &Scores,
+    no_centroids: &Scores,
     all: &Scores,
     points: &[usize],
     centroids_at: impl Fn(usize, u64) -> Scores,
@@ -302,7 +308,7 @@ fn few_shot_curve(
         groups: s.groups.clone(),
         draws: vec![s.macro_f1],
     };
-    let mut curve = vec![single(Some(0), zero_shot)];
+    let mut curve = vec![single(Some(0), no_centroids)];
     for &n in points {
         let draws: Vec<Scores> = (0..3u64).map(|d| centroids_at(n, d)).collect();
         let mean = |f: &dyn Fn(&Scores) -> f64| draws.iter().map(f).sum::<f64>() / draws.len() as f64;
@@ -611,13 +617,13 @@ mod tests {
         assert_eq!(r.identity.mode, "cv-3");
         assert_eq!(r.identity.fold_seed, Some(13));
         let anchors: Vec<&str> = r.anchors.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(anchors, vec!["cosine", "logistic-regression", "zero-shot", "trained-head"]);
+        assert_eq!(anchors, vec!["cosine", "logistic-regression", "zero-shot", "no-centroids", "trained-head"]);
         let points: Vec<Option<usize>> = r.few_shot.iter().map(|p| p.examples).collect();
         assert_eq!(points, vec![Some(0), Some(1), Some(2), None]);
-        // The curve runs from the zero-shot classifier to the classifier itself.
+        // The curve runs from the classifier without centroids to the classifier itself.
         let pooled = r.sets.iter().find(|s| s.name == "pooled").unwrap();
         assert_eq!(r.few_shot.last().unwrap().macro_f1, pooled.scores.macro_f1);
-        assert_eq!(r.few_shot[0].macro_f1, r.anchors[2].result.scores.macro_f1);
+        assert_eq!(r.few_shot[0].macro_f1, r.anchors[3].result.scores.macro_f1);
         assert_eq!(outcome.folds.len(), 24);
         let keys = article_keys(&[gold("s"), gold("t")]);
         for i in 0..24 {
@@ -630,7 +636,7 @@ mod tests {
         let head = eval(Scoring::CrossValidated { k: 3, head: true, examples_per_label: vec![] });
         assert_eq!(head.report.identity.mode, "cv-3 head");
         let names: Vec<&str> = head.report.anchors.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, vec!["cosine", "logistic-regression", "zero-shot", "without-head"], "scored with a head, the classifier without it is an anchor");
+        assert_eq!(names, vec!["cosine", "logistic-regression", "zero-shot", "no-centroids", "without-head"], "scored with a head, the classifier without it is an anchor");
     }
 
     #[test]

@@ -23,11 +23,15 @@ pub struct FitOptions {
     pub l2_bias: f32,
     /// Gradient steps.
     pub iterations: usize,
+    /// Whether each label gets its own bias; without, every bias stays 0
+    /// and only the shared rules are fitted, which is how a label added
+    /// without gold is scored (the zero-shot anchor).
+    pub label_biases: bool,
 }
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { l2_weights: 1.0, l2_bias: 3.0, iterations: 2000 }
+        FitOptions { l2_weights: 1.0, l2_bias: 3.0, iterations: 2000, label_biases: true }
     }
 }
 
@@ -37,6 +41,7 @@ struct Rows<'a> {
     z: Vec<Vec<Vec<f32>>>,
     gold: &'a [Vec<bool>],
     labels: usize,
+    label_biases: bool,
 }
 
 impl Objective for Rows<'_> {
@@ -51,7 +56,9 @@ impl Objective for Rows<'_> {
                 for (w, x) in grad[..nf].iter_mut().zip(zf) {
                     *w += g * x;
                 }
-                grad[nf + j] += g;
+                if self.label_biases {
+                    grad[nf + j] += g;
+                }
                 grad[nf + self.labels] += g;
             }
         }
@@ -103,7 +110,7 @@ pub fn fit(features: &[Vec<Vec<f32>>], gold: &[Vec<bool>], options: FitOptions) 
     // Plain gradient descent: the problem is small and convex, and a fixed
     // schedule keeps the result deterministic.
     let schedule = Schedule::Fixed { step: 0.5, iterations: options.iterations, data_scale: scales.clone(), penalty_scale: scales };
-    let theta = minimize(&Rows { z, gold, labels }, &penalty, &schedule);
+    let theta = minimize(&Rows { z, gold, labels, label_biases: options.label_biases }, &penalty, &schedule);
     let combiner = Combiner {
         features: FEATURES.iter().map(|s| s.to_string()).collect(),
         mean: moments.mean,
@@ -197,6 +204,25 @@ mod tests {
         let neg = combiner.logit(&features[1][0], biases[0]);
         assert!(pos > 0.0 && neg < 0.0, "{pos} {neg}");
         assert!(combiner.is_compatible());
+    }
+
+    #[test]
+    fn without_label_biases_only_the_shared_rules_are_fitted() {
+        // Label 1 is positive far more often than label 0: a bias would
+        // learn that, the shared rules alone cannot.
+        let mut features = Vec::new();
+        let mut gold = Vec::new();
+        for i in 0..40 {
+            let mut f = vec![0.1 * ((i * 7) % 5) as f32; FEATURES.len()];
+            f[Feature::Alias as usize] = (i % 3 == 0) as u8 as f32;
+            features.push(vec![f.clone(), f]);
+            gold.push(vec![i % 3 == 0, i % 3 != 2]);
+        }
+        let (_, biases) = fit(&features, &gold, FitOptions::default());
+        assert!(biases[1] - biases[0] > 0.5, "{biases:?}");
+        let (shared, biases) = fit(&features, &gold, FitOptions { label_biases: false, ..FitOptions::default() });
+        assert_eq!(biases, vec![0.0, 0.0]);
+        assert!(shared.weights[Feature::Alias as usize] > 0.5, "{:?}", shared.weights);
     }
 
     #[test]

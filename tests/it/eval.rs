@@ -134,7 +134,7 @@ fn cross_validation_reports_anchors_and_kinds() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report["identity"]["mode"], "cv-5");
     let anchors: Vec<&str> = report["anchors"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(anchors, ["cosine", "logistic-regression", "zero-shot", "trained-head"]);
+    assert_eq!(anchors, ["cosine", "logistic-regression", "zero-shot", "no-centroids", "trained-head"]);
     let kinds: Vec<&str> = report["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"headline") && kinds.contains(&"list-heavy"), "{kinds:?}");
 }

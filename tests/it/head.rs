@@ -297,7 +297,7 @@ fn the_few_shot_curve_is_printed_reported_and_drawn() {
         .assert()
         .success()
         .stdout(contains("few-shot curve"))
-        .stdout(contains("0 (zero-shot)"));
+        .stdout(contains("0 (no centroids)"));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let points: Vec<serde_json::Value> = report["few_shot"].as_array().unwrap().iter().map(|p| p["examples"].clone()).collect();
     assert_eq!(points, vec![serde_json::json!(0), serde_json::json!(2), serde_json::json!(8), serde_json::Value::Null]);

@@ -64,5 +64,5 @@ echo
 echo "| examples per label | macro-F1 (14) |"
 echo "|---|---|"
 awk '/^few-shot/ { on = 1; getline; next } on && NF == 0 { exit }
-  on { if ($1 == "0") { n = "0 (zero-shot)"; f = $3 } else if ($1 == "all") { n = "every training row"; f = $2 } else { n = $1; f = $2 }
+  on { if ($1 == "0") { n = "0 (no centroids)"; f = $4 } else if ($1 == "all") { n = "every training row"; f = $2 } else { n = $1; f = $2 }
        printf "| %s | %s |\n", n, f }' "$WORK/after.txt"
