@@ -802,29 +802,37 @@ mod tests {
     }
 
     #[test]
-    fn a_classifier_from_before_the_centroids_loads_and_scores_as_it_did() {
+    fn a_classifier_from_an_earlier_version_loads_and_scores_as_it_did() {
         let c = LabelSet::builtin().unwrap().classifier.unwrap();
-        let n = crate::classify::FEATURES_BEFORE_CENTROIDS;
-        let mut old = c.clone();
-        old.features.truncate(n);
-        old.mean.truncate(n);
-        old.scale.truncate(n);
-        old.weights.truncate(n);
-        old.centroids.clear();
         let text = "name = \"t\"\n[[label]]\nid = \"a\"\ndescription = \"d\"\n";
-        let set = parse(&rewrite(text, Path::new("t.toml"), None, None, Some(&old)).unwrap()).unwrap();
-        let loaded = set.classifier.unwrap();
-        assert!(loaded.is_compatible() && loaded.features.len() == n);
-        // Scored on this build's features, the new ones (whatever their
-        // values) weigh nothing: the logit is the twelve features' alone.
-        let features: Vec<f32> = (0..FEATURES.len()).map(|i| 0.1 * i as f32).collect();
-        let by_hand = loaded.intercept + 0.25 + (0..n).map(|i| loaded.weights[i] * (features[i] - loaded.mean[i]) / loaded.scale[i]).sum::<f32>();
-        assert!((loaded.logit(&features, 0.25) - by_hand).abs() < 1e-5);
-        // A table listing other features is still refused.
-        let mut odd = old.clone();
-        odd.features[0] = "something_else".into();
-        let e = parse(&rewrite(text, Path::new("t.toml"), None, None, Some(&odd)).unwrap()).unwrap_err().to_string();
-        assert!(e.contains("are not this version's"), "{e}");
+        for n in [crate::classify::FEATURES_BEFORE_CENTROIDS, crate::classify::FEATURES_BEFORE_CENTROID_MARGIN] {
+            let mut old = c.clone();
+            old.features.truncate(n);
+            old.mean.truncate(n);
+            old.scale.truncate(n);
+            old.weights.truncate(n);
+            old.centroids.clear();
+            let set = parse(&rewrite(text, Path::new("t.toml"), None, None, Some(&old)).unwrap()).unwrap();
+            let loaded = set.classifier.unwrap();
+            assert!(loaded.is_compatible() && loaded.features.len() == n);
+            // Scored on this build's features, the later ones (whatever
+            // their values) weigh nothing: the logit is the table's own.
+            let features: Vec<f32> = (0..FEATURES.len()).map(|i| 0.1 * i as f32).collect();
+            let by_hand = loaded.intercept + 0.25 + (0..n).map(|i| loaded.weights[i] * (features[i] - loaded.mean[i]) / loaded.scale[i]).sum::<f32>();
+            assert!((loaded.logit(&features, 0.25) - by_hand).abs() < 1e-5, "{n} features");
+            // A table listing other features is still refused.
+            let mut odd = old.clone();
+            odd.features[0] = "something_else".into();
+            let e = parse(&rewrite(text, Path::new("t.toml"), None, None, Some(&odd)).unwrap()).unwrap_err().to_string();
+            assert!(e.contains("are not this version's"), "{e}");
+        }
+        // Thirteen names are no version's list.
+        let mut thirteen = c.clone();
+        for v in [&mut thirteen.mean, &mut thirteen.scale, &mut thirteen.weights] {
+            v.truncate(13);
+        }
+        thirteen.features.truncate(13);
+        assert!(!thirteen.is_compatible());
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! - how close it comes to the label's gold centroids: the mean direction
 //!   of the paragraphs hand-labelled with the label, and of those without
 //!   it ([`crate::learn::centroids`]), which the label file carries beside
-//!   the weights.
+//!   the weights; and how far it leads towards the label's centroid over
+//!   the nearest other label's.
 //!
 //! The combiner's weights are shared by all labels, with a per-label bias,
 //! so a label a user adds is scored by the same learned rules.
@@ -65,11 +66,14 @@ pub enum Feature {
     Centroid,
     /// `centroid` minus the cosine to the label's negative gold centroid.
     CentroidContrast,
+    /// `centroid` minus the best cosine to another label's positive gold
+    /// centroid.
+    CentroidMargin,
 }
 
 impl Feature {
     /// Every feature, in vector order.
-    pub const ALL: [Feature; 14] = [
+    pub const ALL: [Feature; 15] = [
         Feature::BestUnit,
         Feature::Paragraph,
         Feature::Negative,
@@ -84,6 +88,7 @@ impl Feature {
         Feature::Short,
         Feature::Centroid,
         Feature::CentroidContrast,
+        Feature::CentroidMargin,
     ];
 
     /// Its name in the label file.
@@ -113,17 +118,24 @@ pub const FEATURES: &[&str] = &[
     "short",
     "centroid",
     "centroid_contrast",
+    "centroid_margin",
 ];
 
 /// Features of the classifier before the gold centroids: a `[classifier]`
 /// table listing only these still loads, and scores as it did.
 pub const FEATURES_BEFORE_CENTROIDS: usize = 12;
 
+/// Features of the classifier before the centroid margin, which likewise
+/// still load and score as they did.
+pub const FEATURES_BEFORE_CENTROID_MARGIN: usize = 14;
+
 /// Whether a `[classifier]` table listing `names` is one this build reads:
-/// its own feature list, or the twelve before the gold centroids.
+/// its own feature list, or that of an earlier version (the twelve before
+/// the gold centroids, the fourteen before the centroid margin).
 pub fn known_features(names: &[String]) -> bool {
     let n = names.len();
-    (n == FEATURES.len() || n == FEATURES_BEFORE_CENTROIDS) && names.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())
+    [FEATURES.len(), FEATURES_BEFORE_CENTROIDS, FEATURES_BEFORE_CENTROID_MARGIN].contains(&n)
+        && names.iter().map(String::as_str).eq(FEATURES[..n].iter().copied())
 }
 
 /// The logistic function, shared by every logistic model of the crate.
@@ -406,6 +418,7 @@ pub fn classify_article(
     let mut out = Vec::with_capacity(n);
     for (i, (p, l)) in paragraphs.iter().zip(&locals).enumerate() {
         let words = p.text.split_whitespace().count();
+        let centroid_features = crate::learn::centroids::features(p.vector, labels.iter().map(|l| &l.centroids));
         let mut scores = Vec::with_capacity(k);
         let mut features = Vec::with_capacity(k);
         let mut evidence = Vec::with_capacity(k);
@@ -420,7 +433,7 @@ pub fn classify_article(
             let headline = locals[0].best_unit[j];
             let has_alias = !p.aliases[j].is_empty();
             let mut f = vec![0f32; Feature::ALL.len()];
-            let [centroid, contrast] = crate::learn::centroids::features(p.vector, &labels[j].centroids);
+            let [centroid, contrast, centroid_margin] = centroid_features[j];
             for (feature, value) in [
                 (Feature::BestUnit, l.best_unit[j]),
                 (Feature::Paragraph, l.paragraph[j]),
@@ -436,6 +449,7 @@ pub fn classify_article(
                 (Feature::Short, (words < SHORT_WORDS) as u8 as f32),
                 (Feature::Centroid, centroid),
                 (Feature::CentroidContrast, contrast),
+                (Feature::CentroidMargin, centroid_margin),
             ] {
                 f[feature as usize] = value;
             }
@@ -525,6 +539,7 @@ mod tests {
         assert!((f(1, 1, Feature::Centroid) - 0.8).abs() < 1e-6, "xy against label 1's centroid y");
         assert!((f(1, 1, Feature::CentroidContrast) - (0.8 - 0.6)).abs() < 1e-6);
         assert!(f(1, 0, Feature::Centroid).is_nan(), "label 0 has no gold centroid");
+        assert!(f(1, 1, Feature::CentroidMargin).is_nan(), "no other label has a centroid to lead");
         let span = Evidence::Span { text: "the x one".to_owned(), start: 42, end: 51, similarity: 1.0 };
         assert_eq!(scored[1].evidence[0][0], span);
         let alias = Evidence::Alias { term: "Y*".to_owned(), text: "Y-term".to_owned(), start: 58, end: 64 };

@@ -2,8 +2,9 @@
 //! vectors hand-labelled with it (positive) and of those labelled without
 //! it (negative). A paragraph's similarity to them is what the gold says
 //! the label looks like in this corpus, beside what its descriptions say;
-//! two features of the classifier ([`crate::classify::Feature::Centroid`],
-//! [`crate::classify::Feature::CentroidContrast`]).
+//! three features of the classifier ([`crate::classify::Feature::Centroid`],
+//! [`crate::classify::Feature::CentroidContrast`],
+//! [`crate::classify::Feature::CentroidMargin`]).
 //!
 //! The rows a combiner is fitted on must not see themselves in a centroid
 //! (its weight would be learned from in-sample similarities), nor their
@@ -181,14 +182,36 @@ fn decode(text: &str) -> Option<Vec<f32>> {
     Some(bytes.into_iter().map(|b| (b as i8) as f32 * scale).collect())
 }
 
-/// The two centroid features of a paragraph vector for one label:
-/// similarity to the positive centroid, and that less the similarity to
-/// the negative one; NaN where the label has no such centroid (the
-/// combiner reads NaN as the feature's mean: no evidence either way).
-pub fn features(vector: &[f32], c: &LabelCentroids) -> [f32; 2] {
+/// The centroid features of a paragraph vector, per label of
+/// `centroids`: similarity to the label's positive centroid; that less the
+/// similarity to its negative one; and that less the best similarity to
+/// another label's positive centroid (the label's lead over the nearest
+/// other theme, which the negative centroid, mostly paragraphs of no
+/// theme, does not tell). NaN where a centroid is missing (the combiner
+/// reads NaN as the feature's mean: no evidence either way).
+pub fn features<'a>(vector: &[f32], centroids: impl IntoIterator<Item = &'a LabelCentroids>) -> Vec<[f32; 3]> {
     let dot = |c: &Option<Vec<f32>>| c.as_ref().map_or(f32::NAN, |c| crate::embed::cosine(vector, c));
-    let positive = dot(&c.positive);
-    [positive, positive - dot(&c.negative)]
+    let pairs: Vec<(f32, f32)> = centroids.into_iter().map(|c| (dot(&c.positive), dot(&c.negative))).collect();
+    // The best and second-best positive similarities, so each label's
+    // "best of the others" is one comparison away.
+    let (mut first, mut second) = ((f32::NEG_INFINITY, usize::MAX), f32::NEG_INFINITY);
+    for (j, &(p, _)) in pairs.iter().enumerate().filter(|(_, (p, _))| !p.is_nan()) {
+        if p > first.0 {
+            second = first.0;
+            first = (p, j);
+        } else if p > second {
+            second = p;
+        }
+    }
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(j, &(positive, negative))| {
+            let other = if j == first.1 { second } else { first.0 };
+            let margin = if other.is_finite() { positive - other } else { f32::NAN };
+            [positive, positive - negative, margin]
+        })
+        .collect()
 }
 
 /// One row's features `[label][feature]` with the centroid features set
@@ -196,12 +219,12 @@ pub fn features(vector: &[f32], c: &LabelCentroids) -> [f32; 2] {
 pub fn with_features(row: &[Vec<f32>], vector: &[f32], centroids: &[LabelCentroids]) -> Vec<Vec<f32>> {
     use crate::classify::Feature;
     row.iter()
-        .zip(centroids)
-        .map(|(f, c)| {
+        .zip(features(vector, centroids))
+        .map(|(f, [centroid, contrast, margin])| {
             let mut f = f.clone();
-            let [centroid, contrast] = features(vector, c);
             f[Feature::Centroid as usize] = centroid;
             f[Feature::CentroidContrast as usize] = contrast;
+            f[Feature::CentroidMargin as usize] = margin;
             f
         })
         .collect()
@@ -229,6 +252,23 @@ impl GoldVectors<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_margin_is_the_lead_over_the_nearest_other_label() {
+        let axis = |k: usize| -> Vec<f32> { (0..3).map(|i| (i == k) as u8 as f32).collect() };
+        let label = |k: usize| LabelCentroids { positive: Some(axis(k)), negative: Some(axis((k + 1) % 3)) };
+        // The vector leans to label 0 (0.8), then label 1 (0.6); label 2 has
+        // no centroid, so it has no features and leads no one.
+        let v = [0.8f32, 0.6, 0.0];
+        let none = LabelCentroids::default();
+        let f = features(&v, [&label(0), &label(1), &none]);
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
+        assert!(close(f[0][0], 0.8) && close(f[0][1], 0.8 - 0.6) && close(f[0][2], 0.8 - 0.6), "{:?}", f[0]);
+        assert!(close(f[1][0], 0.6) && close(f[1][1], 0.6 - 0.0) && close(f[1][2], 0.6 - 0.8), "{:?}", f[1]);
+        assert!(f[2].iter().all(|x| x.is_nan()), "{:?}", f[2]);
+        // Alone, a label has nothing to lead: its margin is missing.
+        assert!(features(&v, [&label(0)])[0][2].is_nan());
+    }
 
     #[test]
     fn stored_centroids_read_back_within_a_quantization_step() {
@@ -262,7 +302,9 @@ mod tests {
         let loo = leave_article_out(&vectors, &gold, &articles, &rows);
         assert_eq!(loo[0][0].positive.as_deref(), Some(&y[..]), "row 0 (article a) sees only article b's positive");
         assert_eq!(loo[3][0].positive.as_deref(), Some(&x[..]));
-        assert_eq!(features(&z, &loo[0][0]), [0.0, 0.0 - 1.0], "z against y, less z against z");
-        assert!(features(&x, &LabelCentroids::default())[0].is_nan(), "no centroid: no evidence");
+        let [centroid, contrast, margin] = features(&z, [&loo[0][0]])[0];
+        assert_eq!([centroid, contrast], [0.0, 0.0 - 1.0], "z against y, less z against z");
+        assert!(margin.is_nan(), "one label leads no other");
+        assert!(features(&x, [&LabelCentroids::default()])[0][0].is_nan(), "no centroid: no evidence");
     }
 }

@@ -150,6 +150,7 @@ pub fn cross_validated_scores(
                 let mut f = f.clone();
                 f[Feature::Centroid as usize] = f32::NAN;
                 f[Feature::CentroidContrast as usize] = f32::NAN;
+                f[Feature::CentroidMargin as usize] = f32::NAN;
                 f
             })
             .collect()
