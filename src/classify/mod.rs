@@ -91,6 +91,11 @@ impl Feature {
         Feature::CentroidMargin,
     ];
 
+    /// The features computed from the gold centroids, in the order
+    /// [`crate::learn::centroids::features`] returns them: all missing
+    /// (NaN) for a label without centroids.
+    pub const FROM_CENTROIDS: [Feature; 3] = [Feature::Centroid, Feature::CentroidContrast, Feature::CentroidMargin];
+
     /// Its name in the label file.
     pub fn name(self) -> &'static str {
         FEATURES[self as usize]

@@ -182,7 +182,8 @@ fn decode(text: &str) -> Option<Vec<f32>> {
     Some(bytes.into_iter().map(|b| (b as i8) as f32 * scale).collect())
 }
 
-/// The centroid features of a paragraph vector, per label of
+/// The centroid features of a paragraph vector
+/// ([`crate::classify::Feature::FROM_CENTROIDS`], in that order), per label of
 /// `centroids`: similarity to the label's positive centroid; that less the
 /// similarity to its negative one; and that less the best similarity to
 /// another label's positive centroid (the label's lead over the nearest
@@ -220,11 +221,11 @@ pub fn with_features(row: &[Vec<f32>], vector: &[f32], centroids: &[LabelCentroi
     use crate::classify::Feature;
     row.iter()
         .zip(features(vector, centroids))
-        .map(|(f, [centroid, contrast, margin])| {
+        .map(|(f, values)| {
             let mut f = f.clone();
-            f[Feature::Centroid as usize] = centroid;
-            f[Feature::CentroidContrast as usize] = contrast;
-            f[Feature::CentroidMargin as usize] = margin;
+            for (feature, value) in Feature::FROM_CENTROIDS.into_iter().zip(values) {
+                f[feature as usize] = value;
+            }
             f
         })
         .collect()

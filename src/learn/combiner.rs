@@ -148,9 +148,9 @@ pub fn cross_validated_scores(
         row.iter()
             .map(|f| {
                 let mut f = f.clone();
-                f[Feature::Centroid as usize] = f32::NAN;
-                f[Feature::CentroidContrast as usize] = f32::NAN;
-                f[Feature::CentroidMargin as usize] = f32::NAN;
+                for feature in Feature::FROM_CENTROIDS {
+                    f[feature as usize] = f32::NAN;
+                }
                 f
             })
             .collect()
